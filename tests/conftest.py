@@ -1,0 +1,36 @@
+"""Shared test fixtures: the reference data, the repository root, running scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def reference_file(*parts: str) -> Path:
+    """A path under $CODEPEFT_REFERENCE_DATA: skip when the variable is unset, fail when the file is missing."""
+    root = os.environ.get("CODEPEFT_REFERENCE_DATA")
+    if not root:
+        pytest.skip("CODEPEFT_REFERENCE_DATA is unset (CI sets it to ../shared/reference-data)")
+    path = Path(root, *parts)
+    if not path.exists():
+        pytest.fail(f"CODEPEFT_REFERENCE_DATA is set but {path} is missing")
+    return path
+
+
+def run_script(script: str, *args: str, cwd: Path | None = None, env: dict | None = None,
+               timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a repository script with this interpreter; return the completed process (text output)."""
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd or REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
