@@ -34,3 +34,18 @@ def run_script(script: str, *args: str, cwd: Path | None = None, env: dict | Non
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """The offline tiny Qwen2 model, built once per test session from the shipped samples."""
+    from codepeft.tiny_model import build
+
+    return build(tmp_path_factory.mktemp("models") / "tiny-qwen2")
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)

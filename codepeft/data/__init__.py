@@ -1,0 +1,78 @@
+"""Data for every task as canonical examples: hub, local files, the shipped samples, CoderEval inputs.
+
+``load_examples(task, variant, split, data_dir, sample_size)`` is what training and the pipeline call;
+``read_task_file(path, task, variant)`` reads an inference input file (CoderEval JSONL and the like).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from codepeft.data.sampling import check_sample_size, sample
+from codepeft.data.sources import SAMPLES_DIR, check_split, load_hub, load_local
+from codepeft.errors import UserError
+from codepeft.io import iter_jsonl
+from codepeft.tasks import get_task
+from codepeft.tasks.base import Task
+
+__all__ = ["SAMPLES_DIR", "load_examples", "read_task_file", "canonical"]
+
+
+def canonical(task: Task, variant: str, raws: list[dict[str, Any]], id_prefix: str) -> list[dict[str, Any]]:
+    """Canonical examples from raw records; records without an id get ``<id_prefix>-<position>``."""
+    examples = []
+    for position, raw in enumerate(raws):
+        example = task.from_raw(raw, variant)
+        example["id"] = example["id"] or f"{id_prefix}-{position}"
+        examples.append(example)
+    return examples
+
+
+def load_examples(task_name: str, variant: str, split: str, data_dir: str | Path | None = None,
+                  sample_size: int = -1, seed: int = 42) -> list[dict[str, Any]]:
+    """Canonical examples of one task, variant and split, sampled as the study did (seed 42)."""
+    task = get_task(task_name)
+    variant = task.check_variant(variant)
+    check_split(split)
+    check_sample_size(sample_size)
+    raws = load_local(data_dir, task.name, variant, split) if data_dir else load_hub(task.name, variant, split)
+    examples = canonical(task, variant, raws, id_prefix=split)
+    if not examples:
+        raise UserError(f"no {split} examples for {task.name}/{variant}" + (f" in {data_dir}" if data_dir else ""))
+    return sample(examples, sample_size, seed)
+
+
+def _looks_like(code: str) -> str | None:
+    """'python' or 'java' when ``code`` clearly is one of them, else None."""
+    head = code.lstrip()
+    if head.startswith(("def ", "async def ", "class ", "@")) and ":" in head.split("\n")[0]:
+        return "python"
+    if "{" in head or head.startswith(("public ", "private ", "protected ", "static ", "/**")):
+        return "java"
+    return None
+
+
+def read_task_file(path: str | Path, task_name: str, variant: str) -> list[dict[str, Any]]:
+    """Canonical examples from an inference input file, with file:line in every error.
+
+    A file whose code is clearly in the other language (``--language java`` on a Python file) is refused.
+    """
+    task = get_task(task_name)
+    variant = task.check_variant(variant)
+    examples = []
+    for number, raw in iter_jsonl(path):
+        try:
+            example = task.from_raw(raw, variant)
+        except UserError as err:
+            raise UserError(f"{path}:{number}: {err}") from None
+        example["id"] = example["id"] or f"line-{number}"
+        examples.append(example)
+    if task.name in ("generation", "summarization"):
+        field = "signature" if task.name == "generation" else "code"
+        guesses = [_looks_like(ex[field]) for ex in examples[:20]]
+        other = {"python": "java", "java": "python"}[variant]
+        if guesses and guesses.count(other) > len(guesses) / 2:
+            raise UserError(f"{path}: the code looks like {other}, not {variant}; check --language")
+    return examples
+

@@ -1,0 +1,124 @@
+"""The task interface: what every task (generation, summarization, translation) knows.
+
+A task turns a *canonical example* (a plain dict whose fields the task documents) into chat messages,
+pulls the answer out of generated text, and names its reference field and metrics. Loaders in
+``codepeft.data`` turn the many raw formats (CodeXGLUE, CoderEval, local JSONL) into canonical examples
+with the task's ``from_raw``, so prompts never see a raw format.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from codepeft.errors import UserError
+
+ROLES = ("system", "user", "assistant")
+
+Prompt = dict[str, str]  # role -> template using the canonical example's fields, e.g. "{summary}"
+
+
+class Task:
+    """Base class; subclasses set the class attributes and implement ``from_raw`` and ``extract_answer``."""
+
+    name: str = ""
+    variants: tuple[str, ...] = ()  # languages, or directions for translation
+    variant_kind: str = "language"  # what a variant is called on the command line
+    reference_field: str = ""  # canonical field holding the expected answer
+    metrics: tuple[str, ...] = ()
+    default_prompts: dict[str, Prompt] = {}  # variant -> prompt
+
+    # ---- variants -------------------------------------------------------------------------
+    def check_variant(self, variant: str) -> str:
+        """Return the canonical variant name, or raise a UserError naming the valid ones."""
+        variant = variant.strip().lower().replace("->", "_to_").replace("c#", "cs")
+        if variant not in self.variants:
+            raise UserError(f"task {self.name!r} has no {self.variant_kind} {variant!r}; "
+                            f"valid: {', '.join(self.variants)}")
+        return variant
+
+    # ---- examples -------------------------------------------------------------------------
+    def from_raw(self, raw: dict[str, Any], variant: str) -> dict[str, Any]:
+        """Convert a raw record (any supported schema) into this task's canonical example."""
+        raise NotImplementedError
+
+    # ---- prompts --------------------------------------------------------------------------
+    def prompt(self, variant: str, overrides: dict[str, dict[str, Prompt]] | None = None) -> Prompt:
+        """The prompt templates for ``variant``: the default, updated by any override for it."""
+        variant = self.check_variant(variant)
+        prompt = dict(self.default_prompts[variant])
+        prompt.update(((overrides or {}).get(self.name) or {}).get(variant) or {})
+        return prompt
+
+    def messages(self, example: dict[str, Any], variant: str, include_answer: bool = True,
+                 overrides: dict[str, dict[str, Prompt]] | None = None) -> list[dict[str, str]]:
+        """Chat messages for ``example``: system and user, plus the assistant answer when asked."""
+        prompt = self.prompt(variant, overrides)
+        roles = ROLES if include_answer else ROLES[:2]
+        try:
+            return [{"role": role, "content": prompt[role].format(**example)} for role in roles]
+        except KeyError as err:
+            raise UserError(f"task {self.name} ({variant}): the example has no field {err.args[0]!r} "
+                            f"needed by the prompt; fields present: {', '.join(sorted(example))}") from None
+
+    # ---- answers --------------------------------------------------------------------------
+    def extract_answer(self, text: str, variant: str) -> str:
+        """Pull the answer out of generated text (the assistant turn only)."""
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared by the concrete tasks
+# --------------------------------------------------------------------------------------------
+def example_id(raw: dict[str, Any]) -> str:
+    """The record's id under any of the names the supported formats use ("" when it has none)."""
+    for key in ("id", "question_id", "task_id", "_id", "idx", "url"):
+        if raw.get(key) not in (None, ""):
+            return str(raw[key])
+    return ""
+
+
+_ROLE_MARKERS = re.compile(
+    r"<\|im_start\|>\s*(?:assistant|user|system)?\s*|<\|im_end\|>|<\|endoftext\|>|</s>|<s>"
+)
+_LEADING_ROLE = re.compile(r"^\s*(?:assistant|Assistant|ASSISTANT)\s*:\s*")
+_NEXT_TURN = re.compile(r"(?:^|\n)\s*(?:<\|im_start\|>|Human:|User:|USER:|### (?:Instruction|Human))")
+_FENCE = re.compile(r"```[ \t]*([\w#+.-]*)[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL)
+
+
+def strip_chat_markup(text: str) -> str:
+    """Cut ``text`` at the start of a next turn and drop stray role markers and special tokens."""
+    text = text.replace("\r\n", "\n")
+    if (turn := _NEXT_TURN.search(text)) and turn.start() > 0:
+        text = text[: turn.start()]
+    text = _ROLE_MARKERS.sub("", text)
+    return _LEADING_ROLE.sub("", text).strip("\n")
+
+
+def first_code_block(text: str, languages: tuple[str, ...]) -> str | None:
+    """The first fenced block whose tag is one of ``languages`` (or untagged); else the first block."""
+    blocks = _FENCE.findall(text)
+    if not blocks:
+        return None
+    for tag, body in blocks:
+        if not tag or tag.lower() in languages:
+            return body
+    return blocks[0][1]
+
+
+_CHATTER = re.compile(
+    r"\n\s*\n(?:Explanation|This (?:code|function|method|implementation|solution)|Note|In this|Here,|The above|"
+    r"Example usage|Usage|Output)\b.*",
+    re.DOTALL,
+)
+_PREAMBLE = re.compile(r"^(?:Here(?:'s| is)|Sure|Certainly|Below is)[^\n]*:\s*\n", re.IGNORECASE)
+
+
+def extract_code(text: str, languages: tuple[str, ...]) -> str:
+    """Code from a model reply: the fenced block if any, else the text without preamble and chatter."""
+    text = strip_chat_markup(text)
+    block = first_code_block(text, languages)
+    if block is not None:
+        return block.strip("\n")
+    text = _PREAMBLE.sub("", text.lstrip())
+    return _CHATTER.sub("", text).strip("\n")

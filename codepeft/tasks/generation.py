@@ -1,0 +1,69 @@
+"""Code generation: a one-sentence summary and a signature -> the whole function (Java, Python).
+
+Canonical example: ``id``, ``language``, ``summary``, ``signature``, ``code`` (the reference function;
+empty when unknown, e.g. CoderEval inputs). Raw schemas accepted by ``from_raw``: canonical; the
+prepared data set (``input`` = "Summary: ... Signature: ...", ``output``); CoderEval
+(``question_id``, ``input``, ``signature``, ``docstring``); a local execution benchmark
+(``task_id``, ``prompt``); CodeXGLUE code-to-text (``code``, ``docstring``), from which summary and
+signature are derived.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from codepeft import sourcecode
+from codepeft.errors import UserError
+from codepeft.tasks.base import Task, example_id, extract_code
+
+_SYSTEM = "You are an expert {lang} developer. Generate complete and efficient {lang} code based on the given specifications."
+_PREPARED = re.compile(r"Summary:\s*(.*?)\s*Signature:\s*(.*)\Z", re.DOTALL)
+
+
+class GenerationTask(Task):
+    name = "generation"
+    variants = ("python", "java")
+    reference_field = "code"
+    metrics = ("pass@k", "codebleu")
+    default_prompts = {
+        "python": {"system": _SYSTEM.format(lang="Python"),
+                   "user": "{summary}\n\nFunction to implement:\n{signature}", "assistant": "{code}"},
+        "java": {"system": _SYSTEM.format(lang="Java"),
+                 "user": "{summary}\n\nMethod to implement:\n{signature}", "assistant": "{code}"},
+    }
+
+    def from_raw(self, raw: dict[str, Any], variant: str) -> dict[str, Any]:
+        language = self.check_variant(variant)
+        code = raw.get("code") or raw.get("output") or raw.get("canonical_solution_full") or ""
+        if "summary" in raw and "signature" in raw:
+            summary, signature = raw["summary"], raw["signature"]
+        elif isinstance(raw.get("input"), str) and (match := _PREPARED.search(raw["input"])):
+            summary, signature = match.group(1), match.group(2)
+        elif "docstring" in raw and "signature" in raw:  # CoderEval
+            summary, signature = raw["docstring"], raw["signature"]
+        elif "prompt" in raw:  # execution benchmark: a signature with its docstring
+            summary, signature = _split_prompt(raw["prompt"], language)
+        elif code and (raw.get("docstring") or raw.get("docstring_tokens")):  # code-to-text
+            doc = raw.get("docstring") or " ".join(raw["docstring_tokens"])
+            summary, signature = sourcecode.first_sentence(doc), sourcecode.signature(code, language)
+            code = sourcecode.strip_python_docstring(code) if language == "python" else \
+                sourcecode.strip_java_doc_comment(code)
+        else:
+            raise UserError(f"generation ({language}): record {example_id(raw) or '?'} has none of the supported "
+                            "field sets (summary+signature, input+output, docstring+signature, prompt, code+docstring)")
+        return {"id": example_id(raw), "language": language, "summary": " ".join(str(summary).split()),
+                "signature": str(signature).strip(), "code": code}
+
+    def extract_answer(self, text: str, variant: str) -> str:
+        tags = ("python", "py", "python3") if variant == "python" else ("java",)
+        return extract_code(text, tags)
+
+
+def _split_prompt(prompt: str, language: str) -> tuple[str, str]:
+    """Summary and signature from a prompt that holds a signature and its docstring or Javadoc."""
+    if language == "python":
+        doc = sourcecode.python_docstring(prompt + "\n    pass\n") or ""
+        return sourcecode.first_sentence(doc) if doc else "", sourcecode.python_signature(prompt)
+    doc = sourcecode.java_doc_comment(prompt) or ""
+    return sourcecode.first_sentence(doc) if doc else "", sourcecode.java_signature(prompt)

@@ -1,0 +1,114 @@
+"""The task registry: messages for every task and variant, answer extraction, prompt overrides."""
+
+import pytest
+
+from codepeft.errors import UserError
+from codepeft.tasks import TASKS, get_task, load_prompt_overrides
+
+EXAMPLES = {
+    "generation": {"id": "g1", "summary": "Return the larger of two numbers.", "signature": "def larger(a, b):",
+                   "code": "def larger(a, b):\n    return a if a > b else b"},
+    "summarization": {"id": "s1", "code": "def larger(a, b):\n    return a if a > b else b",
+                      "summary": "Return the larger of two numbers."},
+    "translation": {"id": "t1", "source": "public int size() { return n; }", "target": "public int Size() { return n; }"},
+}
+VARIANTS = [(task.name, variant) for task in TASKS.values() for variant in task.variants]
+
+
+@pytest.mark.parametrize(("task_name", "variant"), VARIANTS)
+def test_every_task_and_variant_builds_messages(task_name, variant):
+    task = get_task(task_name)
+    messages = task.messages(EXAMPLES[task_name], variant)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant"]
+    assert all(m["content"].strip() for m in messages)
+    reference = EXAMPLES[task_name][task.reference_field]
+    assert reference in messages[2]["content"]
+    assert reference not in messages[1]["content"] or task_name == "translation"
+    assert task.messages(EXAMPLES[task_name], variant, include_answer=False) == messages[:2]
+
+
+def test_prompts_name_the_language_and_direction():
+    assert "Java" in get_task("generation").messages(EXAMPLES["generation"], "java")[0]["content"]
+    user = get_task("translation").messages(EXAMPLES["translation"], "cs_to_java")[1]["content"]
+    assert user.startswith("Translate from C# to Java:\n")
+
+
+def test_unknown_task_and_variant_name_the_valid_ones():
+    with pytest.raises(UserError, match="valid: generation, summarization, translation"):
+        get_task("codegen")
+    with pytest.raises(UserError, match="valid: java_to_cs, cs_to_java"):
+        get_task("translation").check_variant("java_to_python")
+    assert get_task("translation").check_variant("Java->C#") == "java_to_cs"
+
+
+def test_missing_field_is_a_user_error():
+    with pytest.raises(UserError, match="no field 'signature'"):
+        get_task("generation").messages({"summary": "x", "code": ""}, "python")
+
+
+GENERATION_OUTPUTS = [
+    # fenced block with preamble and explanation
+    ("Here is the implementation:\n```python\ndef f(x):\n    return x * 2\n```\nThis doubles x.", "def f(x):\n    return x * 2"),
+    # bare code followed by chatter
+    ("def f(x):\n    return x * 2\n\nExplanation: the function doubles its input.", "def f(x):\n    return x * 2"),
+    # stray role markers and a new turn started by the model
+    ("Assistant: def f(x):\n    return x * 2<|im_end|>\n<|im_start|>user\nthanks", "def f(x):\n    return x * 2"),
+    ("def f(x):\n    return x * 2\nHuman: now in Java", "def f(x):\n    return x * 2"),
+    # several blocks: the python one wins over the shell one
+    ("```bash\npip install x\n```\n```python\ndef f(x):\n    return x\n```", "def f(x):\n    return x"),
+    # unterminated fence (cut by max_new_tokens)
+    ("```python\ndef f(x):\n    return x", "def f(x):\n    return x"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), GENERATION_OUTPUTS)
+def test_code_extraction_on_realistic_outputs(text, expected):
+    assert get_task("generation").extract_answer(text, "python") == expected
+
+
+def test_translation_extraction_prefers_the_target_language_block():
+    text = "```java\nint a;\n```\n```csharp\npublic int Size() { return n; }\n```"
+    assert get_task("translation").extract_answer(text, "java_to_cs") == "public int Size() { return n; }"
+    text = "Sure! Here's the C# version:\n```csharp\npublic int Size() { return n; }\n```"
+    assert get_task("translation").extract_answer(text, "java_to_cs") == "public int Size() { return n; }"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("SUMMARY: Return the larger of two numbers. DONE", "Return the larger of two numbers."),
+    ("**Summary:** Returns the max value.\n\nThe function compares a and b.", "Returns the max value."),
+    ("Computes a hash. DONE<|im_end|>", "Computes a hash."),
+    ("\n\n\"Parses the header.\"\nHuman: more", "Parses the header."),
+    ("", ""),
+])
+def test_summary_extraction(text, expected):
+    assert get_task("summarization").extract_answer(text, "python") == expected
+
+
+def test_prompt_overrides_from_a_file(tmp_path):
+    path = tmp_path / "prompts.yaml"
+    path.write_text('summarization:\n  java:\n    user: "Explain briefly:\\n{code}"\n')
+    overrides = load_prompt_overrides(path)
+    messages = get_task("summarization").messages(EXAMPLES["summarization"], "java", overrides=overrides)
+    assert messages[1]["content"].startswith("Explain briefly:\n")
+    assert messages[0]["content"].startswith("You are an expert Java developer")  # untouched roles keep defaults
+    path.write_text("summarization:\n  rust:\n    user: x\n")
+    with pytest.raises(UserError, match="valid: python, java"):
+        load_prompt_overrides(path)
+
+
+def test_from_raw_accepts_the_supported_schemas():
+    gen = get_task("generation")
+    prepared = gen.from_raw({"id": 7, "input": "Summary: Add two numbers.\nSignature: def add(a, b):",
+                             "output": "def add(a, b):\n    return a + b"}, "python")
+    assert (prepared["summary"], prepared["signature"], prepared["id"]) == ("Add two numbers.", "def add(a, b):", "7")
+    bench = gen.from_raw({"task_id": "b/1", "prompt": 'def add(a, b):\n    """Add two numbers.\n\n    >>> add(1, 2)\n    """\n'},
+                         "python")
+    assert (bench["summary"], bench["signature"]) == ("Add two numbers.", "def add(a, b):")
+    java = gen.from_raw({"code": "public int add(int a, int b) {\n  return a + b;\n}",
+                         "docstring": "Adds two ints. Overflow wraps."}, "java")
+    assert (java["summary"], java["signature"]) == ("Adds two ints.", "public int add(int a, int b) {")
+    summ = get_task("summarization").from_raw(
+        {"code": 'def f():\n    """Do it."""\n    return 1\n', "docstring_tokens": ["Do", "it", "."]}, "python")
+    assert summ == {"id": "", "language": "python", "code": "def f():\n    return 1", "summary": "Do it ."}
+    trans = get_task("translation").from_raw({"id": "x", "java": "int a;", "cs": "int b;"}, "cs_to_java")
+    assert (trans["source"], trans["target"]) == ("int b;", "int a;")
