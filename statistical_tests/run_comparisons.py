@@ -1,0 +1,62 @@
+"""Paired statistical comparisons (Wilcoxon + Cliff's delta, or McNemar; Holm/BH) from a YAML config."""
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from codepeft.cli import main_entry
+from codepeft.comparisons import (
+    MIN_PAIRS,
+    format_report,
+    load_config,
+    r_command,
+    run_config,
+    with_correction,
+    write_manifest,
+    write_results_csv,
+)
+from codepeft.errors import UserError
+from codepeft.io import write_text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", required=True, help="comparison YAML (see docs/statistics.md)")
+    parser.add_argument("--output", help="results CSV, one row per comparison")
+    parser.add_argument("--report", help="text report; printed to stdout when omitted")
+    parser.add_argument("--root", help="folder that relative paths start from (overrides the config's root:)")
+    parser.add_argument("--correction", help="override the config's correction: holm, BH or none")
+    parser.add_argument("--correction_scope", help="override the config's correction_scope: family or all")
+    parser.add_argument("--export_manifest", metavar="CSV",
+                        help="write the flat manifest that R-scripts/run_comparisons.R reads, and print its command")
+    args = parser.parse_args()
+    if not args.output and not args.export_manifest:
+        raise UserError("give --output (the results CSV), --export_manifest, or both")
+    config = with_correction(load_config(args.config, root=args.root), args.correction, args.correction_scope)
+    if args.export_manifest:
+        write_manifest(config, args.export_manifest)
+        output = Path(args.output).with_name(Path(args.output).stem + "_R.csv") if args.output else "results_R.csv"
+        print(f"wrote {args.export_manifest}; the same comparisons in base R:\n  "
+              + shlex.join(r_command(config, args.export_manifest, output)), file=sys.stderr)
+    if not args.output:
+        return
+    rows = run_config(config)
+    write_results_csv(rows, args.output, config.test)
+    report = format_report(config, rows)
+    if args.report:
+        write_text(args.report, report)
+    else:
+        print(report, end="")
+    for row in rows:
+        if row.n < MIN_PAIRS:
+            print(f"warning: {row.family} / {row.metric}: only {row.n} pairs (fewer than {MIN_PAIRS})",
+                  file=sys.stderr)
+    print(f"wrote {len(rows)} comparisons to {args.output}" + (f" and {args.report}" if args.report else ""),
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main_entry(main)
