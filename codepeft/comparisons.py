@@ -79,6 +79,7 @@ class Config:
     labels: tuple[str, str]
     families: tuple[Family, ...]
     source: str  # the YAML file, or "<dict>", for messages
+    root: Path | None = None  # where relative paths started: --root or the root: key; None when neither was given
 
     def comparisons(self) -> Iterable[tuple[Family, Comparison]]:
         for family in self.families:
@@ -114,12 +115,11 @@ def _unknown_keys(mapping: Mapping, valid: Sequence[str], where: str) -> None:
 
 def resolve_root(value: str, base_dir: Path, source: str) -> Path:
     """Expand ``$VAR``/``${VAR}`` in a root folder and make it absolute against ``base_dir``."""
-    expanded = os.path.expandvars(os.path.expanduser(value))
-    unset = re.findall(r"\$\{?(\w+)", expanded)
+    unset = [name for name in re.findall(r"\$\{?(\w+)", value) if not os.environ.get(name)]
     if unset:
         raise UserError(f"{source}: root {value!r} uses unset environment variable(s) {', '.join(unset)}; "
                         f"set them or pass --root DIR")
-    return (base_dir / expanded).resolve()
+    return (base_dir / os.path.expandvars(os.path.expanduser(value))).resolve()
 
 
 def load_config(source: str | Path | Mapping[str, Any], base_dir: str | Path | None = None,
@@ -141,11 +141,10 @@ def load_config(source: str | Path | Mapping[str, Any], base_dir: str | Path | N
         raise UserError(f"{name}: expected a mapping with the keys {', '.join(_CONFIG_KEYS)}")
     _unknown_keys(data, _CONFIG_KEYS, name)
     if root is not None:
-        start = Path(root).resolve()
+        root = Path(root).resolve()
     elif data.get("root") is not None:
-        start = resolve_root(_text(data["root"], "root", name), base, name)
-    else:
-        start = base.resolve()
+        root = resolve_root(_text(data["root"], "root", name), base, name)
+    start = root if root is not None else base.resolve()
     labels = data.get("labels", ["a", "b"])
     if not isinstance(labels, list) or len(labels) != 2:
         raise UserError(f"{name}: labels must be a list of two names (side a, side b), got {labels!r}")
@@ -164,6 +163,7 @@ def load_config(source: str | Path | Mapping[str, Any], base_dir: str | Path | N
         labels=(_text(labels[0], "labels[0]", name), _text(labels[1], "labels[1]", name)),
         families=tuple(_parse_family(item, i, start, name) for i, item in enumerate(families)),
         source=name,
+        root=root,
     )
 
 
@@ -441,10 +441,11 @@ def format_report(config: Config, rows: Sequence[ResultRow]) -> str:
     test_name = "Wilcoxon Signed-Rank Test" if config.test == "wilcoxon" else "McNemar Test"
     a_label, b_label = config.labels
     if config.test == "wilcoxon":
-        header = f"{'Metric':<20} {'p-value':>7} {'Cliff' + chr(39) + 's d':>12} {'Significant':>12}"
+        cliffs = "Cliff's d"
+        header = f"{'Metric':<20} {'p-value':>7} {cliffs:>12} {'Significant':>12}"
     else:
         header = (f"{'Metric':<20} {'n':>5} {'both pass':>10} {'a only':>7} {'b only':>7} {'both fail':>10} "
-                  f"{'p-value':>7} {'odds ratio':>11} {'Significant':>12}")
+                  f"{'p-value':>8} {'odds ratio':>11} {'Significant':>12}")
     lines = [wide, f"{config.title} - {test_name}", wide, ""]
     for family in config.families:
         lines += [narrow, f"{family.name.upper()}: {a_label} vs {b_label}", narrow, header, narrow]
@@ -454,7 +455,7 @@ def format_report(config: Config, rows: Sequence[ResultRow]) -> str:
                              f"{_yes_no(row.significant):>12}")
             else:
                 lines.append(f"{row.metric:<20} {row.n:>5} {row.both_pass:>10} {row.a_only:>7} {row.b_only:>7} "
-                             f"{row.both_fail:>10} {_fixed(row.p_adjusted, 7)} {_fixed(row.odds_ratio, 11)} "
+                             f"{row.both_fail:>10} {_fixed(row.p_adjusted, 8)} {_fixed(row.odds_ratio, 11)} "
                              f"{_yes_no(row.significant):>12}")
         lines.append("")
     lines += [wide, _correction_note(config)]
@@ -661,11 +662,11 @@ def _run_one(path: Path, root: str | Path | None, output_dir: str | Path | None)
         return ConfigOutcome(path, "skipped", f"{len(missing)} of {total} input files missing, e.g. {missing[0]}")
     if output_dir is not None:
         out = Path(output_dir)
+    elif config.root is not None:
+        out = config.root / "stats"
     else:
-        base = Path(root) if root is not None else _config_root(path)
-        if base is None:
-            raise UserError(f"{path}: no root: key, so there is no default output folder; pass --output_dir")
-        out = base / "stats"
+        raise UserError(f"{path}: no root: key and no --root, so there is no default output folder; "
+                        f"pass --output_dir")
     rows = run_config(config)
     csv_path, report_path = out / f"{path.stem}.csv", out / f"{path.stem}.txt"
     write_results_csv(rows, csv_path, config.test)
@@ -675,12 +676,6 @@ def _run_one(path: Path, root: str | Path | None, output_dir: str | Path | None)
     significant = sum(row.significant == "yes" for row in rows)
     return ConfigOutcome(path, "ran", f"{len(rows)} comparisons, {significant} significant{note}",
                          (csv_path, report_path))
-
-
-def _config_root(path: Path) -> Path | None:
-    data = _read_yaml(path)
-    value = data.get("root") if isinstance(data, Mapping) else None
-    return resolve_root(str(value), path.resolve().parent, str(path)) if value else None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -703,8 +698,9 @@ def run_csvs(root: str | Path, source: str, task: str, language: str,
 
 
 def plot_metric_boxplots(inputs: Mapping[str, str | Path], output_dir: str | Path,
-                         columns: Sequence[str] | None = None, title: str = "") -> list[Path]:
-    """One PNG per column: a box per configuration (label), missing cells left out. Returns the PNG paths.
+                         columns: Sequence[str] | None = None, title: str = "", file_prefix: str = "") -> list[Path]:
+    """One PNG per column, ``<output_dir>/<file_prefix><column>.png``: a box per configuration (label), missing
+    cells left out. Returns the PNG paths.
 
     ``columns`` defaults to the value columns that every input has, in the first input's order.
     """
@@ -726,13 +722,13 @@ def plot_metric_boxplots(inputs: Mapping[str, str | Path], output_dir: str | Pat
         data = {label: [v for v in table.values(column, parse_number).values() if v is not None]
                 for label, table in tables.items()}
         labels = [f"{label}\n(n={len(values)})" for label, values in data.items()]
-        figure, axes = plt.subplots(figsize=(max(4.0, 1.6 * len(data)), 4.5))
-        axes.boxplot([values or [math.nan] for values in data.values()])
+        figure, axes = plt.subplots(figsize=(max(6.0, 1.6 * len(data)), 4.5))
+        axes.boxplot([values or [math.nan] for values in data.values()], showmeans=True)  # triangle: the mean
         axes.set_xticks(range(1, len(labels) + 1), labels, rotation=20 if len(labels) > 3 else 0, fontsize=8)
         axes.set_ylabel(column)
-        axes.set_title(f"{title}: {column}" if title else column)
+        axes.set_title(f"{title}: {column}" if title else column, fontsize=10, wrap=True)
         figure.tight_layout()
-        path = Path(output_dir) / f"{re.sub(r'[^A-Za-z0-9_.@+-]+', '_', column)}.png"
+        path = Path(output_dir) / f"{file_prefix}{re.sub(r'[^A-Za-z0-9_.@+-]+', '_', column)}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_open(path, "wb") as handle:
             figure.savefig(handle, format="png", dpi=100)

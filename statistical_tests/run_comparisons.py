@@ -51,7 +51,7 @@ def main() -> None:
     else:
         print(report, end="")
     for row in rows:
-        if row.n < MIN_PAIRS:
+        if row.few_pairs:
             print(f"warning: {row.family} / {row.metric}: only {row.n} pairs (fewer than {MIN_PAIRS})",
                   file=sys.stderr)
     print(f"wrote {len(rows)} comparisons to {args.output}" + (f" and {args.report}" if args.report else ""),

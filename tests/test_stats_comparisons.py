@@ -16,6 +16,7 @@ from codepeft.comparisons import (
     load_config,
     plot_metric_boxplots,
     run_config,
+    run_config_files,
     study_configs,
     write_manifest,
     write_results_csv,
@@ -141,6 +142,23 @@ def test_root_key_env_var_and_override(tmp_path, monkeypatch):
     assert overridden == tmp_path / "over" / "a.csv"
     yaml_path.write_text(yaml.safe_dump(simple_config()))  # no root: relative to the YAML's folder
     assert load_config(yaml_path).families[0].comparisons[0].a == tmp_path / "cfg" / "a.csv"
+
+
+def test_empty_environment_variable_counts_as_unset(tmp_path, monkeypatch):
+    monkeypatch.setenv("CODEPEFT_TEST_EMPTY", "")
+    with pytest.raises(UserError, match="unset environment variable.s. CODEPEFT_TEST_EMPTY; set them or pass --root"):
+        load_config(simple_config(root="${CODEPEFT_TEST_EMPTY}/paper-stats"), base_dir=tmp_path)
+
+
+def test_run_config_files_default_output_and_no_root(pair, tmp_path):
+    (pair / "with_root.yaml").write_text(yaml.safe_dump(simple_config(root=".")))
+    (pair / "no_root.yaml").write_text(yaml.safe_dump(simple_config()))
+    ran, failed = run_config_files([pair / "with_root.yaml", pair / "no_root.yaml"])
+    assert ran.status == "ran" and ran.outputs == (pair / "stats" / "with_root.csv", pair / "stats" / "with_root.txt")
+    assert all(path.is_file() for path in ran.outputs)
+    assert failed.status == "failed" and "pass --output_dir" in failed.message
+    (moved,) = run_config_files([pair / "no_root.yaml"], root=pair)  # --root gives the default output folder too
+    assert moved.status == "ran" and moved.outputs[0] == pair / "stats" / "no_root.csv"
 
 
 def test_manifest_has_absolute_paths(pair, tmp_path):

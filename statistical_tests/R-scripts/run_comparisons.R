@@ -44,6 +44,7 @@ read_table <- function(path) {
              strip.white = TRUE, fileEncoding = "UTF-8-BOM"),
     error = function(e) die(path, ": malformed CSV (", conditionMessage(e), ")"))
   if (ncol(table) < 2) die(path, ": expected a header with the id column and at least one value column")
+  names(table) <- trimws(names(table))
   ids <- table[[1]]
   if (any(ids == "")) die(path, ": empty id in the first column (", names(table)[1], ")")
   repeated <- ids[duplicated(ids)]
