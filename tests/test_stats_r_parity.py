@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import REPO, reference_file, run_script
 
-from codepeft.comparisons import load_config, r_command
+from codepeft.comparisons import load_config, r_command, run_config, write_manifest, write_results_csv
 
 NUMERIC = ("p_value", "p_adjusted", "cliffs_delta", "odds_ratio")
 
@@ -52,20 +52,18 @@ def assert_same_results(python_csv: Path, r_csv: Path) -> None:
                 assert value == other[column], (mine["metric"], column, value, other[column])
 
 
-def run_both(config_path: Path, out: Path, *extra: str) -> tuple[Path, Path]:
-    """Python results plus the R results on the manifest the Python script exported."""
-    python_csv, manifest, r_csv = out / "python.csv", out / "manifest.csv", out / "r.csv"
-    done = run_script("statistical_tests/run_comparisons.py", "--config", str(config_path), "--output",
-                      str(python_csv), "--report", str(out / "report.txt"), "--export_manifest", str(manifest), *extra)
+def run_r(config, manifest: Path, r_csv: Path) -> Path:
+    done = subprocess.run(r_command(config, manifest, r_csv), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "Rscript" in done.stderr  # the command to run it in R is printed
+    return r_csv
+
+
+def run_both_in_process(config_path: Path, out: Path) -> tuple[Path, Path]:
+    """The library calls that run_comparisons.py makes, then R on the manifest they wrote."""
     config = load_config(config_path)
-    if "--correction" in extra:
-        config = load_config({**yaml.safe_load(config_path.read_text()),
-                              "correction": extra[extra.index("--correction") + 1]}, base_dir=config_path.parent)
-    r_done = subprocess.run(r_command(config, manifest, r_csv), capture_output=True, text=True, timeout=120)
-    assert r_done.returncode == 0, r_done.stderr
-    return python_csv, r_csv
+    write_results_csv(run_config(config), out / "python.csv", config.test)
+    write_manifest(config, out / "manifest.csv")
+    return out / "python.csv", run_r(config, out / "manifest.csv", out / "r.csv")
 
 
 def write_synthetic(folder: Path) -> None:
@@ -108,7 +106,7 @@ def synthetic_config(folder: Path, test: str, correction: str, scope: str) -> Pa
                                                            ("mcnemar", "holm", "family"), ("mcnemar", "none", "all")])
 def test_python_and_r_agree_on_synthetic_data(rscript, tmp_path, test, correction, scope):
     write_synthetic(tmp_path)
-    python_csv, r_csv = run_both(synthetic_config(tmp_path, test, correction, scope), tmp_path)
+    python_csv, r_csv = run_both_in_process(synthetic_config(tmp_path, test, correction, scope), tmp_path)
     assert_same_results(python_csv, r_csv)
     rows = read_rows(python_csv)
     if test == "wilcoxon":  # the data exercise what they are meant to
@@ -119,12 +117,15 @@ def test_python_and_r_agree_on_synthetic_data(rscript, tmp_path, test, correctio
 
 
 def test_python_and_r_agree_on_the_study_data(rscript, tmp_path):
+    """Through the script: its results CSV, and R's on the manifest it exported."""
     reference_file("paper-stats", "per-instance-value")
-    config = REPO / "statistical_tests" / "configs" / "examples" / "rq1_cg_python.yaml"
-    for correction in ("holm", "BH"):
-        out = tmp_path / correction
-        out.mkdir()
-        assert_same_results(*run_both(config, out, "--correction", correction))
+    config_path = REPO / "statistical_tests" / "configs" / "examples" / "rq1_cg_python.yaml"
+    python_csv, manifest = tmp_path / "python.csv", tmp_path / "manifest.csv"
+    done = run_script("statistical_tests/run_comparisons.py", "--config", str(config_path), "--output",
+                      str(python_csv), "--report", str(tmp_path / "report.txt"), "--export_manifest", str(manifest))
+    assert done.returncode == 0, done.stderr
+    assert "Rscript" in done.stderr  # the command that runs it in R is printed
+    assert_same_results(python_csv, run_r(load_config(config_path), manifest, tmp_path / "r.csv"))
 
 
 def test_r_script_rejects_bad_input(rscript, tmp_path):
