@@ -1,0 +1,104 @@
+"""Compile and run one Java sample against a ``Main`` test class in the sandbox (javac, then java).
+
+The sample is the solution: a complete type declaration (saved under its public class's name, else
+as ``Solution.java``), or a bare method, which is wrapped into ``public class Solution { ... }``
+with its ``import`` lines hoisted above. A ``package`` line is dropped: everything compiles in the
+default package. The problem's ``test`` is class ``Main``; its ``main`` must return normally on
+success and exit non-zero (or throw) on failure. A harness class calls ``Main.main`` and then writes
+the run's nonce, so ``System.exit(0)`` from the sample does not count as passing.
+
+Memory: the JVM reserves address space far beyond what it uses (heap, code cache, class space), so an
+``RLIMIT_AS`` that suits Python kills it at start-up. Both ``javac`` and ``java`` therefore get
+explicit small reservations (``-Xmx256m``, 64 MiB code cache and class space) and an address-space
+limit of 2 GiB; the heap limit, not RLIMIT_AS, is what stops a Java memory bomb.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import textwrap
+
+from codepeft.errors import UserError
+from codepeft.execution.benchmarks import Problem
+from codepeft.execution.outcome import SampleOutcome, judge, new_nonce, tail
+from codepeft.execution.sandbox import Limits, Sandbox
+
+HARNESS_CLASS = "CodepeftHarness"
+JVM_OPTIONS = ["-Xmx256m", "-Xss4m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+               "-XX:ReservedCodeCacheSize=64m", "-XX:MaxMetaspaceSize=128m", "-XX:CompressedClassSpaceSize=64m"]
+JAVA_MEMORY_MB = 2048
+JAVA_PROCESSES = 128  # RLIMIT_NPROC counts threads, and a JVM starts a few dozen
+MIN_COMPILE_SECONDS = 30
+JAVA_ENV = {"MALLOC_ARENA_MAX": "2"}  # fewer glibc malloc arenas: less reserved address space per thread
+
+HARNESS = f"""\
+public class {HARNESS_CLASS} {{
+    public static void main(String[] args) throws Throwable {{
+        byte[] nonce = new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine().getBytes();
+        Main.main(args);
+        System.out.flush();
+        System.err.flush();
+        try (java.io.FileOutputStream verdict = new java.io.FileOutputStream("/proc/self/fd/3")) {{
+            verdict.write(nonce);
+        }}
+        Runtime.getRuntime().halt(0);
+    }}
+}}
+"""
+
+_TYPE_DECLARATION = re.compile(
+    r"^(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|protected|private|abstract|final|static|sealed|non-sealed|strictfp)\s+)*"
+    r"(class|interface|enum|record)\s+(\w+)", re.MULTILINE)
+_PUBLIC_TYPE = re.compile(r"^(?:(?:abstract|final|sealed|non-sealed|strictfp)\s+)*public\s+"
+                          r"(?:(?:abstract|final|static|sealed|non-sealed|strictfp)\s+)*(?:class|interface|enum|record)\s+(\w+)",
+                          re.MULTILINE)
+_PACKAGE = re.compile(r"^\s*package\s+[\w.]+\s*;\s*$", re.MULTILINE)
+_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
+
+
+def solution_source(sample: str) -> tuple[str, str]:
+    """``(file name, source)`` for a Java sample: wrapped into class Solution unless it declares a type."""
+    code = _PACKAGE.sub("", textwrap.dedent(sample))
+    if _TYPE_DECLARATION.search(code):
+        public = _PUBLIC_TYPE.search(code)
+        return f"{public.group(1) if public else 'Solution'}.java", code
+    lines = code.splitlines()
+    imports = [line.strip() for line in lines if _IMPORT.match(line)]
+    body = [line for line in lines if not _IMPORT.match(line)]
+    wrapped = "\n".join(imports) + "\n\npublic class Solution {\n" + textwrap.indent("\n".join(body), "    ") + "\n}\n"
+    return "Solution.java", wrapped
+
+
+def _java_tools() -> tuple[str, str]:
+    javac, java = shutil.which("javac"), shutil.which("java")
+    if not javac or not java:
+        raise UserError("Java problems need javac and java on PATH: apt-get install openjdk-17-jdk-headless")
+    return javac, java
+
+
+def run_java_sample(sandbox: Sandbox, problem: Problem, sample: str, timeout: float = 10.0) -> SampleOutcome:
+    """Compile the sample with the test and the harness, then run the harness; pass only if it wrote the nonce."""
+    javac, java = _java_tools()
+    name, source = solution_source(sample)
+    nonce = new_nonce()
+    compile_limits = Limits(wall_s=max(timeout, MIN_COMPILE_SECONDS), cpu_s=2 * int(max(timeout, MIN_COMPILE_SECONDS)),
+                            memory_mb=JAVA_MEMORY_MB, processes=JAVA_PROCESSES)
+    run_limits = Limits(wall_s=timeout, cpu_s=2 * int(timeout) + 2, memory_mb=JAVA_MEMORY_MB, processes=JAVA_PROCESSES)
+    with sandbox.box() as box:
+        files = {name: source, "Main.java": problem.test, f"{HARNESS_CLASS}.java": HARNESS}
+        if len(files) < 3:
+            return SampleOutcome("compile_error", None, 0.0, f"the sample declares a class named like the test ({name})",
+                                 sandbox.name)
+        paths = [str(box.write(file_name, text)) for file_name, text in files.items()]
+        compiled = box.run([javac, *(f"-J{option}" for option in JVM_OPTIONS), "-encoding", "UTF-8", "-nowarn",
+                            "-proc:none", "-Xlint:none", "-d", str(box.path), *paths], compile_limits, env=JAVA_ENV)
+        if compiled.timed_out or compiled.return_code != 0:
+            status = "timeout" if compiled.timed_out else "compile_error"
+            return SampleOutcome(status, compiled.return_code, compiled.duration_s,
+                                 tail(compiled.stderr + compiled.stdout), sandbox.name)
+        result = box.run([java, *JVM_OPTIONS, f"-Djava.io.tmpdir={box.path}", "-cp", str(box.path), HARNESS_CLASS],
+                         run_limits, stdin=nonce.encode() + b"\n", env=JAVA_ENV)
+    outcome = judge(result, nonce, sandbox.name)
+    outcome.duration_s += compiled.duration_s
+    return outcome
