@@ -1,0 +1,113 @@
+"""What every analyser shares: the per-file result, the analyser interface, running a tool process.
+
+An analyser turns a *chunk* of files into one :class:`FileResult` per file, normally with one tool
+process for the whole chunk; :mod:`codepeft.quality.runner` splits a folder into chunks, runs them in
+parallel and retries smaller chunks when a tool times out or crashes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from codepeft.quality.sources import SourceFile
+
+Value = int | float | None
+
+# Statuses under which a file still gets values (syntax errors are counted, not hidden).
+ANALYSED_STATUSES = frozenset({"ok", "wrapped", "syntax_error"})
+
+
+@dataclass
+class FileResult:
+    """One file's outcome: its CSV values, its violations ``(category, rule)`` and the tool's own records."""
+
+    task_id: str
+    status: str = "ok"
+    values: dict[str, Value] = field(default_factory=dict)
+    violations: list[tuple[str, str]] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)
+    detail: str = ""
+
+    @property
+    def analysed(self) -> bool:
+        return self.status in ANALYSED_STATUSES
+
+
+class ToolFailure(Exception):
+    """A tool process for a whole chunk timed out (``kind='timeout'``) or failed (``kind='tool_error'``)."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+def run_command(cmd: Sequence[str], timeout: float, accept: Callable[[int], bool] = lambda rc: rc == 0,
+                cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a tool; raise :class:`ToolFailure` on timeout or an exit status that ``accept`` rejects.
+
+    The tool runs in its own process group so that a timeout also kills its children (a JVM started
+    by a wrapper script).
+    """
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            encoding="utf-8", errors="replace", cwd=cwd, env=env, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise ToolFailure("timeout", f"{Path(cmd[0]).name} ran longer than {timeout:.0f} s") from None
+    if not accept(proc.returncode):
+        tail = " | ".join(line for line in (stderr or stdout).strip().splitlines()[-3:])
+        raise ToolFailure("tool_error", f"{Path(cmd[0]).name} exited with status {proc.returncode}: {tail}")
+    return subprocess.CompletedProcess(list(cmd), proc.returncode, stdout, stderr)
+
+
+class Analyser(ABC):
+    """One quality tool. Subclasses set the class attributes and implement :meth:`analyse_chunk`.
+
+    ``per_file=True`` selects the study's way of running the tool (one process per file); results must
+    not depend on it, which the tests check.
+    """
+
+    name: ClassVar[str]
+    languages: ClassVar[tuple[str, ...]]
+    columns: ClassVar[tuple[str, ...]]
+    in_process: ClassVar[bool] = False  # True: no subprocess; chunks run in this process one after another
+    max_chunk: ClassVar[int] = 250  # files per tool process
+
+    def __init__(self, per_file: bool = False):
+        self.per_file = per_file
+        self.language: str | None = None  # set by the runner for analysers of several languages
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that changes the numbers (tool version, options); stored with each raw output."""
+        return {}
+
+    @abstractmethod
+    def check_available(self) -> None:
+        """Raise a UserError naming the tool and how to install it when it is missing."""
+
+    @abstractmethod
+    def analyse_chunk(self, files: list[SourceFile], workdir: Path, timeout: float) -> dict[str, FileResult]:
+        """Analyse readable files; return a result per task id, or raise :class:`ToolFailure`."""
+
+    def unanalysable(self, source: SourceFile, status: str, detail: str = "") -> FileResult:
+        """The row of a file the tool could not analyse: every value left empty."""
+        return FileResult(source.task_id, status=status, values=dict.fromkeys(self.columns), detail=detail)
+
+
+def count_by(items: Sequence[str], keys: Sequence[str]) -> dict[str, int]:
+    """How often each of ``keys`` occurs in ``items`` (keys absent from ``items`` count 0)."""
+    counts = dict.fromkeys(keys, 0)
+    for item in items:
+        if item in counts:
+            counts[item] += 1
+    return counts

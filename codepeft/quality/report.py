@@ -1,0 +1,101 @@
+"""The outputs every analyser writes: a per-instance CSV, a JSON summary and one raw file per input.
+
+Layout under the output folder::
+
+    <tool>.csv              Task ID, the tool's columns, status
+    <tool>_summary.json     files analysed, violations by category and rule, files not analysable and why
+    raw/<tool>/<id>.json    that file's own tool records, status, values, and the input's sha256
+                            (a rerun reuses a raw file whose sha256 and settings still match)
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from codepeft.io import write_csv, write_json
+from codepeft.quality.base import FileResult
+
+ID_COLUMN = "Task ID"
+
+
+def raw_path(output_dir: Path, tool: str, task_id: str) -> Path:
+    return output_dir / "raw" / tool / f"{task_id}.json"
+
+
+def write_raw(output_dir: Path, tool: str, result: FileResult, sha256: str, settings: dict[str, Any]) -> None:
+    """Write one file's raw output (atomically, so an interrupted run never leaves a torn one)."""
+    write_json(raw_path(output_dir, tool, result.task_id), {
+        "task_id": result.task_id, "tool": tool, "status": result.status, "detail": result.detail,
+        "sha256": sha256, "settings": settings, "values": result.values,
+        "violations": [list(v) for v in result.violations], "records": result.records,
+    })
+
+
+def load_raw(output_dir: Path, tool: str, task_id: str, sha256: str, settings: dict[str, Any]) -> FileResult | None:
+    """A previous run's result for this exact input and settings, or None."""
+    path = raw_path(output_dir, tool, task_id)
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if saved.get("sha256") != sha256 or saved.get("settings") != json.loads(json.dumps(settings)):
+        return None
+    return FileResult(task_id, status=saved["status"], values=saved["values"],
+                      violations=[tuple(v) for v in saved["violations"]], records=saved["records"],
+                      detail=saved.get("detail", ""))
+
+
+def summarise(tool: str, results: Sequence[FileResult], columns: Sequence[str], extra: dict[str, Any]) -> dict[str, Any]:
+    """The JSON summary: counts of files by status, violations by category and rule, column totals."""
+    analysed = [r for r in results if r.analysed]
+    by_category: Counter[str] = Counter()
+    by_rule: dict[str, Counter[str]] = {}
+    for result in analysed:
+        for category, rule in result.violations:
+            by_category[category] += 1
+            by_rule.setdefault(category, Counter())[rule] += 1
+    totals = {col: sum(r.values[col] for r in analysed if isinstance(r.values.get(col), int | float))
+              for col in columns}
+    failed = [{"task_id": r.task_id, "status": r.status, "detail": r.detail} for r in results if not r.analysed]
+    return {
+        "tool": tool, **extra,
+        "files": len(results), "analysed": len(analysed), "not_analysable": len(failed),
+        "status_counts": dict(sorted(Counter(r.status for r in results).items())),
+        "column_totals": totals,
+        "violations_by_category": dict(by_category.most_common()),
+        "violations_by_rule": {cat: dict(counts.most_common()) for cat, counts in sorted(by_rule.items())},
+        "failed_files": failed,
+    }
+
+
+def summary_line(summary: dict[str, Any], csv_path: Path) -> str:
+    """One line for the terminal: how many files, how many not analysable and why."""
+    counts = summary["status_counts"]
+    line = f"{summary['tool']}: {summary['files']} files, {summary['analysed']} analysed"
+    if counts.get("syntax_error"):
+        line += f" ({counts['syntax_error']} with syntax errors, counted)"
+    if counts.get("wrapped"):
+        line += f" ({counts['wrapped']} bare members wrapped in a class)"
+    if summary["not_analysable"]:
+        reasons = ", ".join(f"{n} {status}" for status, n in counts.items() if status not in ("ok", "wrapped", "syntax_error"))
+        line += f"; {summary['not_analysable']} not analysable ({reasons})"
+    route = f" [route: {summary['route']}]" if "route" in summary else ""
+    return line + f" -> {csv_path}{route}"
+
+
+def write_outputs(output_dir: Path, tool: str, results: Sequence[FileResult], columns: Sequence[str],
+                  extra: dict[str, Any]) -> tuple[Path, str]:
+    """Write ``<tool>.csv`` and ``<tool>_summary.json``; return the CSV path and the summary line."""
+    ordered = sorted(results, key=lambda r: r.task_id)
+    csv_path = output_dir / f"{tool}.csv"
+    rows = [{ID_COLUMN: r.task_id, **r.values, "status": r.status} for r in ordered]
+    write_csv(csv_path, rows, [ID_COLUMN, *columns, "status"])
+    summary = summarise(tool, ordered, columns, extra)
+    write_json(output_dir / f"{tool}_summary.json", summary)
+    return csv_path, summary_line(summary, csv_path)

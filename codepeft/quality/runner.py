@@ -1,0 +1,128 @@
+"""Run one analyser over a folder: screen the files, batch them into chunks, run chunks in parallel.
+
+A chunk is analysed by one tool process. When a chunk times out or the tool crashes, the chunk is
+split in halves and retried, down to single files, so one pathological file is recorded as
+``timeout``/``tool_error`` while its neighbours are analysed normally.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from codepeft.errors import UserError
+from codepeft.quality.base import Analyser, FileResult, ToolFailure
+from codepeft.quality.registry import make_analyser
+from codepeft.quality.report import load_raw, write_outputs, write_raw
+from codepeft.quality.sources import SourceFile, collect_sources, detect_language
+
+DEFAULT_TIMEOUT = 60.0
+
+
+def chunk_files(files: list[SourceFile], jobs: int, max_chunk: int, per_file: bool) -> list[list[SourceFile]]:
+    """Split files into at least ``jobs`` chunks of at most ``max_chunk`` (single files when ``per_file``)."""
+    if per_file:
+        return [[f] for f in files]
+    if not files:
+        return []
+    count = max(jobs, math.ceil(len(files) / max_chunk))
+    size = math.ceil(len(files) / count)
+    return [files[i:i + size] for i in range(0, len(files), size)]
+
+
+def chunk_timeout(timeout: float, size: int) -> float:
+    """The time a tool may take on a chunk: ``timeout`` for one file, plus a tenth of it per extra file."""
+    return timeout * (1 + (size - 1) / 10)
+
+
+def analyse_with_retries(analyser: Analyser, files: list[SourceFile], workdir: Path, timeout: float) -> list[FileResult]:
+    """Analyse a chunk; on a timeout or crash, split it and retry until the failing file stands alone."""
+    try:
+        results = analyser.analyse_chunk(files, workdir, chunk_timeout(timeout, len(files)))
+    except ToolFailure as failure:
+        if len(files) == 1:
+            return [analyser.unanalysable(files[0], failure.kind, failure.detail)]
+        half = len(files) // 2
+        return (analyse_with_retries(analyser, files[:half], workdir, timeout)
+                + analyse_with_retries(analyser, files[half:], workdir, timeout))
+    missing = [f.task_id for f in files if f.task_id not in results]
+    if missing:  # a tool that silently skips files is a bug in the wrapper, not bad input
+        raise RuntimeError(f"{analyser.name} returned no result for {', '.join(missing[:5])}")
+    return [results[f.task_id] for f in files]
+
+
+def resolve_language(analyser: Analyser, input_dir: str | Path, language: str | None) -> str:
+    if language is None:
+        return analyser.languages[0] if len(analyser.languages) == 1 else detect_language(input_dir, analyser.languages)
+    if language not in analyser.languages:
+        raise UserError(f"--language {language}: {analyser.name} analyses {', '.join(analyser.languages)}")
+    return language
+
+
+def analyse_folder(tool: str | Analyser, input_dir: str | Path, output_dir: str | Path, jobs: int = 1,
+                   per_file: bool = False, timeout: float = DEFAULT_TIMEOUT, resume: bool = True,
+                   language: str | None = None, quiet: bool = False, **options: Any) -> Path:
+    """Analyse every ``<id>.<ext>`` file of ``input_dir`` with ``tool``; return the per-instance CSV path.
+
+    ``tool`` is a registry name (see :data:`codepeft.quality.registry.TOOLS`) or an analyser;
+    ``options`` go to the analyser's constructor (e.g. ``config='google'`` for checkstyle).
+    ``per_file=True`` runs one tool process per file, the study's way (for comparisons).
+    Outputs are described in :mod:`codepeft.quality.report`.
+    """
+    if jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {jobs}")
+    analyser = tool if isinstance(tool, Analyser) else make_analyser(tool, per_file=per_file, **options)
+    language = resolve_language(analyser, input_dir, language)
+    analyser.language = language
+    sources = collect_sources(input_dir, language)
+    analyser.check_available()
+    output_dir = Path(output_dir)
+    settings = analyser.settings()
+    started = time.perf_counter()
+
+    results: dict[str, FileResult] = {}
+    todo: list[SourceFile] = []
+    reused = 0
+    for source in sources:
+        previous = load_raw(output_dir, analyser.name, source.task_id, source.sha256, settings) if resume else None
+        if previous is not None:
+            results[source.task_id] = previous
+            reused += 1
+        elif source.problem:
+            results[source.task_id] = analyser.unanalysable(source, source.problem)
+            write_raw(output_dir, analyser.name, results[source.task_id], source.sha256, settings)
+        else:
+            todo.append(source)
+    by_id = {s.task_id: s for s in sources}
+
+    def keep(chunk_results: list[FileResult]) -> None:
+        for result in chunk_results:
+            results[result.task_id] = result
+            write_raw(output_dir, analyser.name, result, by_id[result.task_id].sha256, settings)
+        if not quiet:
+            print(f"{analyser.name}: {len(results)}/{len(sources)} files", file=sys.stderr, flush=True)
+
+    chunks = chunk_files(todo, 1 if analyser.in_process else jobs, analyser.max_chunk, per_file and not analyser.in_process)
+    with tempfile.TemporaryDirectory(prefix=f"codepeft-{analyser.name}-") as tmp:
+        if analyser.in_process or jobs == 1:
+            for chunk in chunks:
+                keep(analyse_with_retries(analyser, chunk, Path(tmp), timeout))
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(analyse_with_retries, analyser, chunk, Path(tmp), timeout) for chunk in chunks]
+                for future in as_completed(futures):
+                    keep(future.result())
+
+    extra = {**({"route": settings["route"]} if "route" in settings else {}), "language": language, "input_dir": str(Path(input_dir).resolve()), "settings": settings,
+             "mode": "one process per file" if per_file else "batched", "jobs": jobs,
+             "reused_from_previous_run": reused,
+             "seconds": round(time.perf_counter() - started, 3)}
+    csv_path, line = write_outputs(output_dir, analyser.name, list(results.values()), analyser.columns, extra)
+    if not quiet:
+        print(line, flush=True)
+    return csv_path

