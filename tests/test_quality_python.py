@@ -108,3 +108,12 @@ def test_batched_and_per_file_give_identical_csvs(tmp_path):
         per_file = analyse_folder(tool, tmp_path / "in", tmp_path / "per_file", jobs=2, per_file=True, quiet=True)
         assert batched.read_text() == per_file.read_text(), tool
         assert len(rows(batched)) == 4 and all(r["status"] == "ok" for r in rows(batched).values())
+
+
+def test_a_tool_timeout_is_recorded_per_file(tmp_path):
+    for name in ("one", "two", "three"):
+        (tmp_path / f"{name}.py").write_text("x = 1\n", encoding="utf-8")
+    csv_path = analyse_folder("flake8", tmp_path, tmp_path / "out", timeout=0.001, quiet=True)
+    assert {row["status"] for row in rows(csv_path).values()} == {"timeout"}
+    summary = json.loads((tmp_path / "out" / "flake8_summary.json").read_text())
+    assert summary["not_analysable"] == 3 and "flake8 ran longer than" in summary["failed_files"][0]["detail"]

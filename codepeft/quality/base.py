@@ -50,12 +50,13 @@ class ToolFailure(Exception):
 
 
 def run_command(cmd: Sequence[str], timeout: float, accept: Callable[[int], bool] = lambda rc: rc == 0,
-                cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+                cwd: Path | None = None, env: dict[str, str] | None = None, name: str = "") -> subprocess.CompletedProcess:
     """Run a tool; raise :class:`ToolFailure` on timeout or an exit status that ``accept`` rejects.
 
     The tool runs in its own process group so that a timeout also kills its children (a JVM started
-    by a wrapper script).
+    by a wrapper script). ``name`` names the tool in messages (default: the executable).
     """
+    name = name or Path(cmd[0]).name
     proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             encoding="utf-8", errors="replace", cwd=cwd, env=env, start_new_session=True)
     try:
@@ -63,10 +64,10 @@ def run_command(cmd: Sequence[str], timeout: float, accept: Callable[[int], bool
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        raise ToolFailure("timeout", f"{Path(cmd[0]).name} ran longer than {timeout:.0f} s") from None
+        raise ToolFailure("timeout", f"{name} ran longer than {timeout:g} s") from None
     if not accept(proc.returncode):
         tail = " | ".join(line for line in (stderr or stdout).strip().splitlines()[-3:])
-        raise ToolFailure("tool_error", f"{Path(cmd[0]).name} exited with status {proc.returncode}: {tail}")
+        raise ToolFailure("tool_error", f"{name} exited with status {proc.returncode}: {tail}")
     return subprocess.CompletedProcess(list(cmd), proc.returncode, stdout, stderr)
 
 

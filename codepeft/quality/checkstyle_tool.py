@@ -150,7 +150,7 @@ class CheckstyleAnalyser(Analyser):
         cmd = [*launcher, "-c", str(config_path), "-f", "xml", "-o", str(report_path),
                *(str(i.tool_path) for i in inputs.values())]
         env = {**os.environ, "JAVA_ARGS": " ".join(JVM_OPTIONS)}  # read by Debian's checkstyle script
-        completed = run_command(cmd, timeout, accept=lambda rc: True, cwd=workdir, env=env)  # status = violation count
+        completed = run_command(cmd, timeout, accept=lambda rc: True, cwd=workdir, env=env, name="Checkstyle")  # status = violation count
         try:
             root = ET.parse(report_path).getroot()
         except (OSError, ET.ParseError):

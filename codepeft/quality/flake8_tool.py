@@ -42,7 +42,7 @@ class Flake8Analyser(Analyser):
     def analyse_chunk(self, files: list[SourceFile], workdir: Path, timeout: float) -> dict[str, FileResult]:
         cmd = [sys.executable, "-m", "flake8", "--isolated", "--format=json", "--jobs=1",
                f"--max-complexity={self.max_complexity}", *(str(f.path) for f in files)]
-        completed = run_command(cmd, timeout, accept=lambda rc: rc in (0, 1), cwd=workdir)
+        completed = run_command(cmd, timeout, accept=lambda rc: rc in (0, 1), cwd=workdir, name="flake8")
         try:
             report = json.loads(completed.stdout)
         except ValueError:

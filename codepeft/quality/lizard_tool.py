@@ -47,7 +47,7 @@ def analyse_in_process(source: SourceFile) -> tuple[int, list[dict[str, Any]]]:
 def functions_from_cli(files: list[SourceFile], timeout: float, workdir: Path) -> dict[str, list[dict[str, Any]]]:
     """The same, from the ``lizard --csv`` command (one process for ``files``)."""
     completed = run_command([sys.executable, "-m", "lizard", "--csv", *(str(f.path) for f in files)], timeout,
-                            cwd=workdir)
+                            cwd=workdir, name="lizard")
     by_path = {os.path.realpath(f.path): f.task_id for f in files}
     found: dict[str, list[dict[str, Any]]] = {f.task_id: [] for f in files}
     for row in csv.reader(io.StringIO(completed.stdout)):

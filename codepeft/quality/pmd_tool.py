@@ -90,7 +90,7 @@ def run_pmd(files: list[SourceFile], workdir: Path, timeout: float, rulesets: st
     cmd = [java, *JVM_OPTIONS, "-cp", f"{home / 'conf'}{os.pathsep}{home / 'lib' / '*'}", "net.sourceforge.pmd.cli.PmdCli",
            "check", "--no-cache", "--no-progress", "--threads", "1", "-R", rulesets, "-f", "json",
            "--file-list", str(file_list), "-r", str(report_path)]
-    run_command(cmd, timeout, accept=lambda rc: rc in PMD_EXIT_OK, cwd=workdir)
+    run_command(cmd, timeout, accept=lambda rc: rc in PMD_EXIT_OK, cwd=workdir, name="PMD")
     try:
         report = json.loads(report_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:

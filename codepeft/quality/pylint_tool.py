@@ -28,7 +28,7 @@ def run_pylint(files: list[SourceFile], timeout: float, workdir: Path) -> dict[s
     """Pylint's messages per task id, from one process for all ``files``."""
     cmd = [sys.executable, "-m", "pylint", "--rcfile=/dev/null", "--persistent=n", "--jobs=1",
            f"--disable={','.join(CROSS_FILE_CHECKS)}", "--output-format=json2", *(str(f.path) for f in files)]
-    completed = run_command(cmd, timeout, accept=lambda rc: not rc & _USAGE_ERROR, cwd=workdir)
+    completed = run_command(cmd, timeout, accept=lambda rc: not rc & _USAGE_ERROR, cwd=workdir, name="pylint")
     try:
         messages = json.loads(completed.stdout)["messages"]
     except (ValueError, KeyError):

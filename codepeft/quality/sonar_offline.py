@@ -63,7 +63,7 @@ def python_cognitive_complexity(tree: ast.AST) -> int:
 def run_bandit(files: list[SourceFile], timeout: float, workdir: Path) -> dict[str, list[dict[str, Any]]]:
     """Bandit's findings per task id, from one process."""
     completed = run_command([sys.executable, "-m", "bandit", "-f", "json", "-q", *(str(f.path) for f in files)],
-                            timeout, accept=lambda rc: rc in (0, 1), cwd=workdir)
+                            timeout, accept=lambda rc: rc in (0, 1), cwd=workdir, name="bandit")
     try:
         report = json.loads(completed.stdout)
     except ValueError:

@@ -1,0 +1,4 @@
+public void Close() throws IOException
+{
+    if (open) { open = false }
+}

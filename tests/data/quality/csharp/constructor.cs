@@ -1,0 +1,4 @@
+public Counter(int start) : this()
+{
+    value = start;
+}
