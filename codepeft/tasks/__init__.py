@@ -50,3 +50,21 @@ def load_prompt_overrides(path: str | Path) -> dict[str, dict[str, Prompt]]:
             if not isinstance(prompt, dict) or set(prompt) - {"system", "user", "assistant"}:
                 raise UserError(f"{path}: {task_name}.{variant}: expected keys system, user, assistant")
     return data
+
+
+PROMPTS_FILE = "prompts.json"
+
+
+def save_run_prompts(model_dir: str | Path, overrides: dict[str, dict[str, Prompt]] | None) -> None:
+    """Record the prompt overrides a model was trained with, so that inference uses the same prompts."""
+    from codepeft.io import write_json
+
+    write_json(Path(model_dir) / PROMPTS_FILE, overrides or {})
+
+
+def run_prompts(model_dir: str | Path) -> dict[str, dict[str, Prompt]]:
+    """The prompt overrides recorded with a trained model ({} when none were used or none recorded)."""
+    from codepeft.io import read_json
+
+    path = Path(model_dir) / PROMPTS_FILE
+    return read_json(path, "prompt record") if path.is_file() else {}

@@ -1,0 +1,1 @@
+"""Training: full fine-tuning and QLoRA, single-task and multi-task (see ``run.run_training``)."""
