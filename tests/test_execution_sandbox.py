@@ -84,7 +84,7 @@ def test_memory_bomb_fails_fast(sandbox):
 
 
 def test_growing_memory_stops_at_the_address_space_limit(sandbox):
-    sample = "def f():\n    hog = []\n    while True:\n        hog.append(bytearray(2**24))\n"
+    sample = "def f():\n    hog = []\n    while True:\n        hog.append(bytearray(2**26))\n"
     outcome, _ = _run(sandbox, sample, timeout=10)
     assert outcome.status == "failed" and "MemoryError" in outcome.stderr_tail
 

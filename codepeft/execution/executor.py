@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from codepeft.execution.python_runner import run_python_sample
 from codepeft.execution.sandbox import Sandbox
 from codepeft.io import atomic_open, iter_jsonl
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 RUNNERS: dict[str, Callable[..., SampleOutcome]] = {"python": run_python_sample, "java": run_java_sample}
 
 
@@ -44,7 +46,7 @@ class Prediction:
 
 def storable(code: str) -> str:
     """``code`` as it can be written to UTF-8 (lone surrogates from broken input become U+FFFD)."""
-    return code.encode("utf-8", "replace").decode("utf-8")
+    return _SURROGATE.sub("\ufffd", code)
 
 
 def read_predictions(path: str | Path, problems: dict[str, Problem], benchmark: str) -> list[Prediction]:
@@ -128,7 +130,7 @@ def execute_predictions(benchmark: str | Path, predictions_path: str | Path, out
     """
     if timeout <= 0:
         raise UserError(f"--timeout must be positive, got {timeout}")
-    workers = workers or os.cpu_count() or 1
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if not 1 <= workers <= 64:
         raise UserError(f"--workers must be between 1 and 64, got {workers}")
     problems = load_benchmark(benchmark)
