@@ -262,3 +262,16 @@ def test_an_empty_data_set_after_filtering_is_refused(tiny_model_dir, tmp_path):
                       "--max_seq_length", "16")
     assert done.returncode == 2
     assert "no training examples left for summarization/python" in done.stderr
+
+
+@pytest.mark.parametrize("name", ["ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"])
+def test_shipped_accelerate_configs_load(name):
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    config = ClusterConfig.from_yaml_file(str(REPO / "configs/accelerate" / f"{name}.yaml"))
+    assert config.num_processes > 1 and config.mixed_precision == "bf16"
+    assert (config.fsdp_config or config.deepspeed_config or {}) != {} or name == "ddp"
+
+
+def test_slurm_training_job_is_valid_bash():
+    assert subprocess.run(["bash", "-n", str(REPO / "slurm/train.sbatch")]).returncode == 0
