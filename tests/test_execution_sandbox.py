@@ -115,6 +115,17 @@ def test_stray_process_that_leaves_the_group_is_killed(sandbox):
     assert outcome.passed
 
 
+def test_locked_folders_and_links_in_the_box_are_removed_without_following_links(sandbox, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o755)
+    (outside / "keep.txt").write_text("x")
+    sample = (f"import os\nos.makedirs('locked/inner')\nos.symlink({str(outside)!r}, 'link')\n"
+              "os.symlink('/', 'locked/inner/root')\nos.chmod('locked/inner', 0)\nos.chmod('locked', 0)\n" + CORRECT)
+    outcome, _ = _run(sandbox, sample)  # _run asserts that the box folder is gone
+    assert outcome.passed, outcome.stderr_tail
+    assert (outside / "keep.txt").read_text() == "x" and outside.stat().st_mode & 0o777 == 0o755
+
+
 def test_output_bomb_keeps_only_a_tail(sandbox):
     outcome, _ = _run(sandbox, "import sys\nwhile True:\n    sys.stderr.write('x' * 65536)\n")
     assert outcome.status == "timeout" and len(outcome.stderr_tail) <= 2000

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from codepeft.errors import UserError
 from codepeft.execution.benchmarks import Problem, load_benchmark
-from codepeft.execution.java_runner import run_java_sample
+from codepeft.execution.java_runner import java_tools, run_java_sample
 from codepeft.execution.outcome import SampleOutcome
 from codepeft.execution.python_runner import run_python_sample
 from codepeft.execution.sandbox import Sandbox
@@ -139,6 +139,8 @@ def execute_predictions(benchmark: str | Path, predictions_path: str | Path, out
     partial = output.with_name(output.name + ".partial")
     results = _reusable_results(output, partial, predictions)
     todo = [prediction for prediction in predictions if prediction.task_id not in results]
+    if any(problems[prediction.task_id].language == "java" for prediction in todo):
+        java_tools()  # fail before starting, not in the middle of the run
     sandbox = sandbox or Sandbox()
     print(sandbox.description, file=log)
     print(f"{len(predictions)} tasks: {len(results)} already done, {len(todo)} to execute "

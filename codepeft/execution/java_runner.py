@@ -70,7 +70,8 @@ def solution_source(sample: str) -> tuple[str, str]:
     return "Solution.java", wrapped
 
 
-def _java_tools() -> tuple[str, str]:
+def java_tools() -> tuple[str, str]:
+    """Paths of ``javac`` and ``java``; a UserError saying how to install them when missing."""
     javac, java = shutil.which("javac"), shutil.which("java")
     if not javac or not java:
         raise UserError("Java problems need javac and java on PATH: apt-get install openjdk-17-jdk-headless")
@@ -79,7 +80,7 @@ def _java_tools() -> tuple[str, str]:
 
 def run_java_sample(sandbox: Sandbox, problem: Problem, sample: str, timeout: float = 10.0) -> SampleOutcome:
     """Compile the sample with the test and the harness, then run the harness; pass only if it wrote the nonce."""
-    javac, java = _java_tools()
+    javac, java = java_tools()
     name, source = solution_source(sample)
     nonce = new_nonce()
     compile_limits = Limits(wall_s=max(timeout, MIN_COMPILE_SECONDS), cpu_s=2 * int(max(timeout, MIN_COMPILE_SECONDS)),

@@ -206,7 +206,7 @@ class Sandbox:
                 yield Box(self, path, uid)
             finally:
                 _kill_box_processes(path.name, uid)
-                shutil.rmtree(path, ignore_errors=True)
+                _remove_tree(path)
 
     def _command(self, box: Box, argv: list[str], limits: Limits, verdict_fd: int, nproc: int) -> list[str]:
         rlimits = {
@@ -388,6 +388,22 @@ def _kill_uid(uid: int, attempts: int = 50) -> None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.02)
     raise RuntimeError(f"sandbox clean-up: processes of uid {uid} survive SIGKILL: {processes_of_uid(uid)}")
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a box, first making folders the sample may have locked (chmod 000) accessible again.
+
+    Symbolic links are never followed: a sample could point one at a folder outside the box.
+    """
+    with contextlib.suppress(OSError):
+        path.chmod(0o700)
+    for root, folders, _ in os.walk(path):
+        for name in folders:
+            folder = os.path.join(root, name)
+            if not os.path.islink(folder):
+                with contextlib.suppress(OSError):
+                    os.chmod(folder, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _kill_box_processes(box_name: str, uid: int | None) -> None:
