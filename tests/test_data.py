@@ -153,3 +153,15 @@ def test_dataset_scripts_help_from_anywhere():
     for script in ("dataset/prepare_generation_dataset.py", "dataset/mine_python_functions.py"):
         assert run_script(script, "--help").returncode == 0
         assert run_script(script, "--help", cwd=REPO / "dataset").returncode == 0
+
+
+def test_several_data_folders_are_concatenated(tmp_path):
+    mine(REPO / "codepeft", tmp_path / "mined")
+    both = f"{SAMPLES_DIR},{tmp_path / 'mined'}"
+    samples_only = load_examples("summarization", "python", "train", SAMPLES_DIR)
+    combined = load_examples("summarization", "python", "train", both)
+    assert len(combined) > len(samples_only)
+    java = load_examples("summarization", "java", "train", both)  # only the samples have Java
+    assert len(java) == len(load_examples("summarization", "java", "train", SAMPLES_DIR))
+    with pytest.raises(UserError, match="none of"):
+        load_examples("summarization", "java", "train", f"{tmp_path / 'mined'},{tmp_path / 'mined'}")

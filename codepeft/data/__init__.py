@@ -36,11 +36,35 @@ def load_examples(task_name: str, variant: str, split: str, data_dir: str | Path
     variant = task.check_variant(variant)
     check_split(split)
     check_sample_size(sample_size)
-    raws = load_local(data_dir, task.name, variant, split) if data_dir else load_hub(task.name, variant, split)
+    if data_dir:
+        raws = load_local_folders(str(data_dir).split(","), task.name, variant, split)
+    else:
+        raws = load_hub(task.name, variant, split)
     examples = canonical(task, variant, raws, id_prefix=split)
     if not examples:
         raise UserError(f"no {split} examples for {task.name}/{variant}" + (f" in {data_dir}" if data_dir else ""))
     return sample(examples, sample_size, seed)
+
+
+def load_local_folders(folders: list[str], task: str, variant: str, split: str) -> list[dict[str, Any]]:
+    """Raw records from one or more local data folders (``--data_dir a,b``), concatenated in order.
+
+    A folder that lacks this task, variant or split is passed over; none having it is an error.
+    """
+    if len(folders) == 1:
+        return load_local(folders[0], task, variant, split)
+    raws, errors = [], []
+    for folder in folders:
+        try:
+            raws += load_local(folder, task, variant, split)
+        except UserError as err:
+            if not Path(folder).is_dir():
+                raise
+            errors.append(str(err))
+    if not raws and errors:
+        raise UserError(f"none of {', '.join(folders)} has {split} data for {task}/{variant}; see the data layout "
+                        "in the README")
+    return raws
 
 
 def _looks_like(code: str) -> str | None:

@@ -1,0 +1,297 @@
+"""The experiment as a list of jobs: each one or more command lines of the project's own scripts.
+
+The same plan is run here (``runner``), written as SLURM batch scripts (``slurm``) or printed (``--dry_run``),
+so a job on a cluster does exactly what it does locally. Paths inside commands are relative to the
+repository root when they lie under it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codepeft.pipeline.config import REPO_ROOT, Experiment, Method
+
+PYTHON = "python"  # replaced by the running interpreter locally; the job's environment provides it on SLURM
+LANGUAGE_EXTENSIONS = {"python": "py", "java": "java", "cs": "cs"}
+
+
+@dataclass
+class Job:
+    name: str
+    stage: str
+    commands: list[list[str]]
+    outputs: list[Path]
+    inputs: list[Path] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+    resume_dir: Path | None = None  # training: resume from the newest checkpoint here after a crash
+    description: str = ""
+    files: dict[Path, str] = field(default_factory=dict)  # written before the job runs (inputs it derives)
+
+
+def rel(path: Path | str) -> str:
+    """A path as written in commands: relative to the repository root when it lies under it."""
+    path = Path(path)
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def repo_path(path: Path | str) -> Path:
+    """A path from the config (relative to the repository root) as an absolute path."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def flags(options: dict[str, Any]) -> list[str]:
+    """``{"max_steps": 20, "packing": True}`` -> ``["--max_steps", "20", "--packing"]``."""
+    out: list[str] = []
+    for key, value in options.items():
+        if value is True:
+            out.append(f"--{key}")
+        elif value is False:
+            out.append(f"--no-{key}")
+        elif value is not None:
+            out += [f"--{key}", str(value)]
+    return out
+
+
+class Planner:
+    """Builds the jobs of one experiment."""
+
+    def __init__(self, experiment: Experiment):
+        self.x = experiment
+        self.d = experiment.directory
+        self.jobs: list[Job] = []
+
+    # ---- paths of the results layout -------------------------------------------------------------
+    def model_dir(self, model: str, method: Method, task: str) -> Path:
+        run = self.x.run_name(model, method)
+        return self.d / "train" / run / task if method.single_task else self.d / "train" / run
+
+    def train_job_name(self, model: str, method: Method, task: str) -> str:
+        run = self.x.run_name(model, method)
+        return f"train__{run}__{task}" if method.single_task else f"train__{run}"
+
+    def per_instance(self, source: str, task: str, variant: str, run: str) -> Path:
+        return self.d / "per-instance" / source / task / variant / f"{run}.csv"
+
+    def generation_input(self, variant: str) -> Path:
+        return self.d / "inputs" / f"generation_{variant}.jsonl"
+
+    def prediction(self, run: str, task: str, variant: str) -> Path:
+        if task == "translation":
+            return self.d / "predictions" / run / f"translation_{variant}" / "predictions.jsonl"
+        return self.d / "predictions" / run / f"{task}_{variant}.jsonl"
+
+    def code_dir(self, run: str, task: str, variant: str) -> Path:
+        if task == "translation":
+            folder = "cs_files" if variant.endswith("_to_cs") else "java_files"
+            return self.d / "predictions" / run / f"translation_{variant}" / folder
+        return self.d / "code" / run / f"{task}_{variant}"
+
+    # ---- the plan ------------------------------------------------------------------------------------
+    def build(self) -> list[Job]:
+        for model, method in self.x.runs():
+            self.train(model, method)
+        for model, method in self.x.runs():
+            run = self.x.run_name(model, method)
+            for task in self.x.method_tasks(method):
+                for variant in self.x.tasks[task]:
+                    self.infer(model, method, run, task, variant)
+                    self.evaluate(run, task, variant)
+                    self.analyze(run, task, variant)
+        self.statistics()
+        self.report()
+        return self.jobs
+
+    def add(self, job: Job) -> Job:
+        self.jobs.append(job)
+        return job
+
+    def train(self, model: str, method: Method) -> None:
+        common = ["--base_model_name", rel(model), "--overwrite_output_dir", *flags(self.x.training)]
+        if self.x.data_dir:
+            common += ["--data_dir", ",".join(rel(folder) for folder in self.x.data_dir.split(","))]
+        inputs = [Path(p) for p in [model, *(self.x.data_dir or "").split(",")] if p and Path(p).exists()]
+        task_groups = [[t] for t in self.x.tasks] if method.single_task else [self.x.method_tasks(method)]
+        for tasks in task_groups:
+            out = self.model_dir(model, method, tasks[0])
+            scope = tasks[0] if method.single_task else "multitask"
+            command = [PYTHON, f"{scope}/{method.kind}_train.py", "--output_dir", rel(out), *common]
+            if scope == "multitask":
+                command += ["--tasks", ",".join(tasks)]
+            languages = sorted({v for t in tasks if t != "translation" for v in self.x.tasks[t]})
+            if languages:
+                command += ["--languages", ",".join(languages)]
+            if "translation" in tasks:
+                command += ["--directions", ",".join(self.x.tasks["translation"])]
+            self.add(Job(self.train_job_name(model, method, tasks[0]), "train", [command],
+                         outputs=[out / "run_config.json", out / "training_log.csv"], inputs=inputs, resume_dir=out,
+                         description=f"{method.name} on {', '.join(tasks)}"))
+
+    def infer(self, model: str, method: Method, run: str, task: str, variant: str) -> None:
+        model_dir = self.model_dir(model, method, task)
+        opts = dict(self.x.inference)
+        script = {"generation": "generation/codereval/infer_generation",
+                  "summarization": "summarization/codereval/infer_summarization",
+                  "translation": "translation/infer_translation"}[task] + f"_{method.kind}.py"
+        command = [PYTHON, script, "--model_path", rel(model_dir)]
+        if method.kind == "qlora":
+            command += ["--base_model_name", rel(model)]
+        output = self.prediction(run, task, variant)
+        evaluation = self.x.evaluation.get(task) or {}
+        files = {}
+        if task == "generation":
+            source = self.generation_input(variant)
+            files[source] = generation_input_text(repo_path(evaluation[variant]), variant)
+            command += ["--input_file", rel(source), "--output_file", rel(output), "--language", variant]
+        elif task == "summarization":
+            source = repo_path(evaluation[variant])
+            opts.pop("num_samples", None)
+            command += ["--input_jsonl", rel(source), "--output_file", rel(output), "--language", variant]
+        else:
+            source = repo_path(evaluation.get("data_dir") or self.x.data_dir.split(",")[0])
+            opts.pop("num_samples", None)
+            command += ["--direction", variant, "--output_dir", rel(output.parent), "--skip_codebleu"]
+            if evaluation.get("data_dir") or self.x.data_dir:
+                command += ["--data_dir", rel(source)]
+            if evaluation.get("max_samples"):
+                command += ["--max_samples", str(evaluation["max_samples"])]
+        command += flags(opts)
+        self.add(Job(f"infer__{run}__{task}_{variant}", "infer", [command], outputs=[output],
+                     inputs=[model_dir, source], after=[self.train_job_name(model, method, task)], files=files))
+
+    def evaluate(self, run: str, task: str, variant: str) -> None:
+        predictions = self.prediction(run, task, variant)
+        name = f"evaluate__{run}__{task}_{variant}"
+        after = [f"infer__{run}__{task}_{variant}"]
+        evaluation = self.x.evaluation
+        if task == "generation":
+            benchmark = repo_path(evaluation["generation"][variant])
+            executions = self.d / "executions" / run / f"generation_{variant}.jsonl"
+            per_instance = self.per_instance("passk", task, variant, run)
+            samples = int(self.x.inference.get("num_samples", 1))
+            ks = "1" if samples == 1 else f"1,{samples}"
+            execute = [PYTHON, "generation/execute_local.py", "--benchmark", rel(benchmark), "--predictions",
+                       rel(predictions), "--output", rel(executions)]
+            for key in ("execution_timeout", "execution_workers"):
+                if evaluation.get(key):
+                    execute += [f"--{key.split('_')[1]}", str(evaluation[key])]
+            passk = [PYTHON, "generation/codereval/compute_passk.py", "--results", rel(executions), "--k", ks,
+                     "--output_json", rel(self.d / "evaluation" / run / f"generation_{variant}_passk.json"),
+                     "--output_csv", rel(per_instance)]
+            self.add(Job(name, "evaluate", [execute, passk], outputs=[per_instance],
+                         inputs=[predictions, benchmark], after=after))
+        elif task == "summarization":
+            prefix = self.per_instance("text_metrics", task, variant, run).with_suffix("")
+            command = [PYTHON, "summarization/codereval/evaluate_summarization_metrics.py", "--dataset_path",
+                       rel(predictions), "--language", variant, "--summary_field", "generated_summary",
+                       "--output_file", rel(prefix)]
+            for key in ("bertscore_model", "side_checkpoint"):
+                if evaluation.get(key):
+                    command += [f"--{key}", str(evaluation[key])]
+            self.add(Job(name, "evaluate", [command], outputs=[prefix.with_suffix(".csv")], inputs=[predictions],
+                         after=after))
+            if evaluation.get("judge"):
+                self.judge(run, variant, predictions, after)
+        else:
+            folder = self.d / "evaluation" / run / f"translation_{variant}"
+            per_instance = self.per_instance("codebleu", task, variant, run)
+            commands = [[PYTHON, "translation/evaluate_translation.py", "--predictions", rel(predictions),
+                         "--direction", variant, "--output_dir", rel(folder)],
+                        ["mkdir", "-p", rel(per_instance.parent)],
+                        ["cp", rel(folder / f"codebleu_{variant}.csv"), rel(per_instance)]]
+            self.add(Job(name, "evaluate", commands, outputs=[per_instance], inputs=[predictions], after=after))
+
+    def judge(self, run: str, variant: str, predictions: Path, after: list[str]) -> None:
+        options = dict(self.x.evaluation["judge"])
+        folder = self.d / "evaluation" / run / f"judge_summarization_{variant}"
+        per_instance = self.per_instance("judge", "summarization", variant, run)
+        command = [PYTHON, "summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file",
+                   rel(predictions), "--output_folder", rel(folder), "--language", variant,
+                   "--summary_field", "generated_summary", *flags(options)]
+        self.add(Job(f"judge__{run}__summarization_{variant}", "evaluate",
+                     [command, ["mkdir", "-p", rel(per_instance.parent)],
+                      ["cp", rel(folder / "llm_judge_merged.csv"), rel(per_instance)]],
+                     outputs=[per_instance], inputs=[predictions], after=after))
+
+    def analyze(self, run: str, task: str, variant: str) -> None:
+        """Code-quality tools on the code a task produced (not on summaries)."""
+        tools = set(self.x.quality.get("tools", []))
+        if task == "summarization" or not tools:
+            return
+        language = variant if task == "generation" else variant.split("_to_")[1]
+        code = self.code_dir(run, task, variant)
+        predictions = self.prediction(run, task, variant)
+        commands: list[list[str]] = []
+        if task == "generation":
+            commands.append([PYTHON, "generation/codereval/extract_code_from_jsonl.py", "--input", rel(predictions),
+                             "--output_dir", rel(code), "--language", variant])
+        folder = self.d / "quality" / run / f"{task}_{variant}"
+        jobs = ["--jobs", str(self.x.quality.get("jobs", 2))]
+        groups: list[tuple[list[str], list[str]]] = []  # (script + flags, per-instance CSVs it writes)
+        lizard_language = {"python": "python", "java": "java", "cs": "csharp"}[language]
+        if language == "python" and tools & {"pylint", "flake8"}:
+            chosen = sorted(tools & {"pylint", "flake8"})
+            groups.append((["non_functional_analysis/analysis_pylint_flake8.py", "--tools", ",".join(chosen)], chosen))
+        if language == "java" and tools & {"pmd", "checkstyle"}:
+            chosen = sorted(tools & {"pmd", "checkstyle"})
+            extra = ["--checkstyle_config", self.x.quality["checkstyle_config"]] \
+                if self.x.quality.get("checkstyle_config") else []
+            groups.append((["non_functional_analysis/analysis_PMD_checkstyle.py", "--tools", ",".join(chosen), *extra],
+                           chosen))
+        if language == "cs" and "csharp" in tools:
+            groups.append((["non_functional_analysis/csharp_analysis.py"], ["csharp"]))
+        if "lizard" in tools:
+            groups.append((["non_functional_analysis/lizard_analysis.py", "--language", lizard_language], ["lizard"]))
+        if "sonar" in tools and language != "cs":
+            groups.append((["non_functional_analysis/sonar_analysis.py"], ["sonar"]))
+        outputs = []
+        for script, csvs in groups:
+            commands.append([PYTHON, *script, "--input_dir", rel(code), "--output_dir", rel(folder), *jobs])
+            for source in csvs:
+                target = self.per_instance(source, task, variant, run)
+                commands += [["mkdir", "-p", rel(target.parent)], ["cp", rel(folder / f"{source}.csv"), rel(target)]]
+                outputs.append(target)
+        if outputs:
+            self.add(Job(f"analyze__{run}__{task}_{variant}", "analyze", commands, outputs=outputs,
+                         inputs=[predictions], after=[f"infer__{run}__{task}_{variant}"]))
+
+    def statistics(self) -> None:
+        from codepeft.pipeline.comparisons import comparison_configs
+
+        for name, (config_path, text, inputs) in comparison_configs(self.x, self).items():
+            producers = sorted({job.name for job in self.jobs for out in job.outputs if out in inputs})
+            output = self.d / "stats" / f"{name}.csv"
+            command = [PYTHON, "statistical_tests/run_comparisons.py", "--config", rel(config_path),
+                       "--output", rel(output), "--report", rel(output.with_suffix(".txt"))]
+            self.add(Job(f"stats__{name}", "stats", [command], outputs=[output, output.with_suffix(".txt")],
+                         inputs=sorted(inputs), after=producers, files={config_path: text}))
+
+    def report(self) -> None:
+        per_instance = [out for job in self.jobs if job.stage in ("evaluate", "analyze") for out in job.outputs]
+        stats = [job.outputs[0] for job in self.jobs if job.stage == "stats"]
+        command = [PYTHON, "run_experiment.py", "--config", rel(self.x.path), "--stages", "report"]
+        self.add(Job("report", "report", [command],
+                     outputs=[self.d / "summary.csv", self.d / "summary_wide.csv", self.d / "REPORT.md"],
+                     inputs=per_instance + stats,
+                     after=[job.name for job in self.jobs if job.stage in ("evaluate", "analyze", "stats")]))
+
+
+def generation_input_text(benchmark: Path, language: str) -> str:
+    """The records of one language from a benchmark or CoderEval file (all of them when it has no language field)."""
+    import json
+
+    from codepeft.io import read_jsonl
+
+    rows = [row for row in read_jsonl(benchmark) if row.get("language", language) == language]
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def build_plan(experiment: Experiment) -> list[Job]:
+    return Planner(experiment).build()

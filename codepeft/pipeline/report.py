@@ -1,0 +1,195 @@
+"""Results for people: summary.csv, summary_wide.csv, plots/*.png and REPORT.md from an experiment folder.
+
+Columns of ``summary.csv``: model, method, tasks_trained, task, language, metric, mean, std, n — one row
+per model x method x task x language (or direction) x metric, over the per-instance CSVs under
+``per-instance/<source>/<task>/<language>/<model>_<method>.csv``. Empty cells (a metric that could not be
+computed) are left out of mean and n, never counted as 0.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics as stats_lib
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from codepeft.comparisons import CHECKSTYLE, CODEBLEU, CSHARP, JUDGE, LIZARD, PASSK, PMD, PYLINT, SONAR, TEXT_METRICS
+from codepeft.io import read_csv, read_json, write_csv, write_text
+from codepeft.pipeline.config import Experiment
+
+SUMMARY_COLUMNS = ("model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n")
+METRIC_NAMES = {(source, column): name for source, column, name in
+                LIZARD + PYLINT + SONAR + PMD + CHECKSTYLE + CSHARP + TEXT_METRICS + JUDGE + CODEBLEU + PASSK}
+CORRECTNESS_SOURCES = ("passk", "text_metrics", "codebleu", "judge")
+QUALITY_CATEGORIES = {"pylint": PYLINT, "pmd": PMD, "checkstyle": CHECKSTYLE}
+
+
+def _number(cell: str) -> float | None:
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def summarize(experiment: Experiment) -> list[dict[str, Any]]:
+    """The rows of summary.csv."""
+    runs = {experiment.run_name(model, method): (experiment.model_short(model), method)
+            for model, method in experiment.runs()}
+    rows = []
+    for path in sorted((experiment.directory / "per-instance").glob("*/*/*/*.csv")):
+        source, task, language, run = path.parts[-4], path.parts[-3], path.parts[-2], path.stem
+        if run not in runs:
+            continue
+        model, method = runs[run]
+        columns, records = read_csv(path)
+        for column in columns[1:]:
+            values = [_number(record.get(column, "")) for record in records]
+            if any(record.get(column, "").strip() and v is None for record, v in zip(records, values)):
+                continue  # a text column such as status
+            present = [v for v in values if v is not None]
+            if not present:
+                continue
+            rows.append({"model": model, "method": method.name,
+                         "tasks_trained": "+".join(experiment.method_tasks(method)) if not method.single_task
+                         else task, "task": task, "language": language,
+                         "metric": METRIC_NAMES.get((source, column), f"{source}_{column}"),
+                         "mean": round(stats_lib.fmean(present), 6),
+                         "std": round(stats_lib.stdev(present), 6) if len(present) > 1 else "",
+                         "n": len(present), "_source": source})
+    return rows
+
+
+def wide(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Pivot like the study's tables: one row per task, language and metric; one column per model_method."""
+    configurations = sorted({f"{r['model']}_{r['method']}" for r in rows})
+    table: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["task"], r["language"], r["metric"])
+        table.setdefault(key, {"task": key[0], "language": key[1], "metric": key[2]})[f"{r['model']}_{r['method']}"] = r["mean"]
+    return [table[k] for k in sorted(table)], ["task", "language", "metric", *configurations]
+
+
+def plot(rows: list[dict[str, Any]], folder: Path, note: str) -> list[Path]:
+    """One bar chart per task and language for correctness metrics, one for quality violations by category."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        kind = "metrics" if r["_source"] in CORRECTNESS_SOURCES else \
+            "quality" if r["_source"] in QUALITY_CATEGORIES else None
+        if kind:
+            groups[(kind, r["task"], r["language"])].append(r)
+    for (kind, task, language), items in sorted(groups.items()):
+        metrics = list(dict.fromkeys(r["metric"] for r in items))
+        configs = sorted({f"{r['model']}_{r['method']}" for r in items})
+        fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(metrics) * max(1, len(configs)) / 2), 4.5))
+        width = 0.8 / len(configs)
+        for i, config in enumerate(configs):
+            means = [next((r["mean"] for r in items if r["metric"] == m and f"{r['model']}_{r['method']}" == config),
+                          0) for m in metrics]
+            errors = [next((r["std"] or 0 for r in items if r["metric"] == m and
+                            f"{r['model']}_{r['method']}" == config), 0) for m in metrics]
+            ax.bar([x + i * width for x in range(len(metrics))], means, width, yerr=errors, capsize=2, label=config)
+        ax.set_xticks([x + width * (len(configs) - 1) / 2 for x in range(len(metrics))])
+        ax.set_xticklabels(metrics, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("mean per instance" + (" (violations)" if kind == "quality" else ""))
+        ax.set_title(f"{task} {language}: {'correctness' if kind == 'metrics' else 'quality violations by category'}"
+                     + (f"\n{note}" if note else ""), fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = folder / f"{kind}_{task}_{language}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def statistics_in_words(experiment: Experiment) -> list[str]:
+    """One line per comparison file: what was significant after correction, with effect sizes."""
+    lines = []
+    for path in sorted((experiment.directory / "stats").glob("*.csv")):
+        columns, records = read_csv(path)
+        a, b = path.stem.split("__")[0].split("_vs_")
+        subject = path.stem.split("__")[1].replace("_", " ")
+        significant = [r for r in records if r.get("significant") == "yes"]
+        flagged = sum(1 for r in records if r.get("few_pairs") in ("yes", "True", "true"))
+        head = (f"- **{subject}**, {a} vs {b} ({len(records)} comparisons, "
+                f"{experiment.stats.get('correction', 'holm')} correction): ")
+        if not significant:
+            head += "no difference is significant after correction."
+        else:
+            parts = []
+            for r in significant:
+                if "cliffs_delta" in columns:
+                    delta = float(r["cliffs_delta"])
+                    direction = f"higher for {a}" if delta > 0 else f"higher for {b}"
+                    parts.append(f"{r['metric']} in {r['family']} (adjusted p = {float(r['p_adjusted']):.4f}, "
+                                 f"Cliff's delta = {delta:.3f}, {r['magnitude']}, {direction})")
+                else:
+                    parts.append(f"{r['metric']} in {r['family']} (adjusted p = {float(r['p_adjusted']):.4f}, "
+                                 f"{r['a_only']} pass only with {a}, {r['b_only']} only with {b})")
+            head += "significant: " + "; ".join(parts) + "."
+        if flagged:
+            head += f" {flagged} comparison(s) rest on fewer than 5 pairs and mean little."
+        lines.append(head)
+    return lines
+
+
+def training_lines(experiment: Experiment) -> list[str]:
+    lines = ["| run | tasks | steps | runtime (s) | final eval loss | trainable / total parameters |",
+             "|---|---|---|---|---|---|"]
+    for config_path in sorted((experiment.directory / "train").glob("**/run_config.json")):
+        config = read_json(config_path)
+        final = (config.get("final_eval") or {}).get("eval_loss")
+        lines.append(f"| {config_path.parent.relative_to(experiment.directory / 'train')} | "
+                     f"{', '.join(config.get('tasks', {}))} | {config.get('global_step', '')} | "
+                     f"{config.get('train_runtime_s', '')} | {'' if final is None else f'{final:.4f}'} | "
+                     f"{config.get('trainable_parameters', 0):,} / {config.get('total_parameters', 0):,} |")
+    return lines
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
+    def cell(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value if value is not None else "")
+
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return out
+
+
+def write_report(experiment: Experiment) -> Path:
+    """Write summary.csv, summary_wide.csv, plots and REPORT.md; return the report's path."""
+    directory = experiment.directory
+    rows = summarize(experiment)
+    write_csv(directory / "summary.csv", rows, SUMMARY_COLUMNS)
+    wide_rows, wide_columns = wide(rows)
+    write_csv(directory / "summary_wide.csv", wide_rows, wide_columns)
+    note = experiment.raw.get("note", "")
+    plots = plot(rows, directory / "plots", note)
+    models = ", ".join(experiment.model_short(m) for m in experiment.models)
+    text = [f"# Experiment `{experiment.name}`", ""]
+    if note:
+        text += [f"> **Note.** {note}", ""]
+    if experiment.raw.get("description"):
+        text += [str(experiment.raw["description"]).strip(), ""]
+    text += ["## Set-up", "", f"- models: {models}", f"- methods: {', '.join(m.name for m in experiment.methods)}",
+             "- tasks: " + "; ".join(f"{t} ({', '.join(v)})" for t, v in experiment.tasks.items()),
+             f"- configuration: `{experiment.path.name}`", "", "## Training", "", *training_lines(experiment), "",
+             "## Results", "", "Means per instance (`summary_wide.csv`; per-configuration rows with std and n in "
+             "`summary.csv`).", "", *markdown_table(wide_rows, wide_columns), "", "## Plots", ""]
+    text += [f"![{p.stem}](plots/{p.name})" for p in plots]
+    text += ["", "## Statistical comparisons", "",
+             "Paired by instance id: Wilcoxon signed-rank with Cliff's delta for continuous measures, McNemar for "
+             "pass/fail; p-values corrected within each family. Full tables under `stats/`.", ""]
+    text += statistics_in_words(experiment) or ["No comparisons were configured (`stats.comparisons`)."]
+    path = directory / "REPORT.md"
+    write_text(path, "\n".join(text) + "\n")
+    return path
+
