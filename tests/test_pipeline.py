@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import run_script
+from conftest import REPO, run_script
 
 from codepeft.errors import UserError
 from codepeft.pipeline import check_stage_inputs
@@ -71,7 +71,7 @@ def test_plan_covers_every_stage_and_pairs_the_right_files(tmp_path):
     stages = [job.stage for job in jobs]
     assert stages.count("train") == 2 and stages.count("infer") == 4 and stages.count("report") == 1
     passk = next(job for job in jobs if job.name == "stats__mt-qlora_vs_mt-fft__generation_python_passk")
-    config = yaml.safe_load(next(iter(passk.files.values())))
+    config = yaml.safe_load(next(iter(passk.files.values()))())
     comparison = config["families"][0]["comparisons"][0]
     assert config["test"] == "mcnemar"
     assert comparison["a"] == "per-instance/passk/generation/python/tiny-qwen2_mt-qlora.csv"
@@ -150,3 +150,15 @@ def test_two_configurations_end_to_end(tmp_path, tiny_model_dir):
     again = run_script("run_experiment.py", "--config", str(config), timeout=600)
     assert again.returncode == 0
     assert again.stdout.count("up to date, skipped") == len(build_plan(load_experiment(config)))
+
+
+def test_the_papers_matrix_plans_without_its_data(tmp_path):
+    experiment = load_experiment(REPO / "configs/paper.yaml")
+    experiment.output_root = tmp_path
+    jobs = build_plan(experiment)
+    assert sum(job.stage == "train" for job in jobs) == 3 * (3 + 1 + 1 + 3)  # 3 sizes x (3 ST + MT + FFT + 3 pairs)
+    rq3 = [job for job in jobs if job.name.startswith("stats__mt-qlora_vs_mt-qlora-generation+translation")]
+    assert rq3 and all("summarization" not in job.name for job in rq3)
+    assert any("run_codereval_docker.py" in command for job in jobs for command in job.commands[0])
+    folder = write_slurm(experiment, [job for job in jobs if job.stage in ("train", "infer")])
+    assert len(list(folder.glob("*.sbatch"))) == 24 + 90

@@ -23,7 +23,8 @@ _SUBSET = re.compile(r"^mt-(qlora|fft)-([a-z+]+)$")
 TOP_KEYS = ("experiment", "description", "note", "output_root", "models", "methods", "tasks", "data_dir",
             "training", "inference", "evaluation", "quality", "stats", "slurm")
 EVALUATION_KEYS = ("generation", "summarization", "translation", "bertscore_model", "side_checkpoint", "judge",
-                   "execution_timeout", "execution_workers")
+                   "generation_executor", "execution_timeout", "execution_workers", "discard_ids_file")
+EXECUTORS = ("local", "codereval_docker")
 SLURM_KEYS = ("setup", "partition", "account", "resources", "extra_directives")
 RESOURCE_KEYS = ("gpus", "cpus", "mem", "time")
 
@@ -148,6 +149,8 @@ def load_experiment(path: str | Path) -> Experiment:
             keys = ("data_dir", "max_samples") if task_name == "translation" else \
                 tuple(tasks.get(task_name, get_task(task_name).variants))
             _check_keys(evaluation[task_name], keys, f"{path}: evaluation.{task_name}")
+    if evaluation.get("generation_executor", "local") not in EXECUTORS:
+        raise UserError(f"{path}: evaluation.generation_executor: valid: {', '.join(EXECUTORS)}")
     quality = _check_keys(raw.get("quality"), ("tools", "jobs", "timeout", "checkstyle_config"), f"{path}: quality")
     for tool in quality.get("tools", []):
         if tool not in QUALITY_TOOLS:

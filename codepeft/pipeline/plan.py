@@ -7,7 +7,9 @@ repository root when they lie under it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,8 @@ class Job:
     after: list[str] = field(default_factory=list)
     resume_dir: Path | None = None  # training: resume from the newest checkpoint here after a crash
     description: str = ""
-    files: dict[Path, str] = field(default_factory=dict)  # written before the job runs (inputs it derives)
+    # files derived from the config, written before the job runs: path -> function returning the text
+    files: dict[Path, Callable[[], str]] = field(default_factory=dict)
 
 
 def rel(path: Path | str) -> str:
@@ -148,23 +151,25 @@ class Planner:
         files = {}
         if task == "generation":
             source = self.generation_input(variant)
-            files[source] = generation_input_text(repo_path(evaluation[variant]), variant)
+            files[source] = partial(generation_input_text, repo_path(evaluation[variant]), variant)
             command += ["--input_file", rel(source), "--output_file", rel(output), "--language", variant]
         elif task == "summarization":
             source = repo_path(evaluation[variant])
             opts.pop("num_samples", None)
             command += ["--input_jsonl", rel(source), "--output_file", rel(output), "--language", variant]
         else:
-            source = repo_path(evaluation.get("data_dir") or self.x.data_dir.split(",")[0])
+            data_dir = evaluation.get("data_dir") or (self.x.data_dir or "").split(",")[0]
+            source = repo_path(data_dir) if data_dir else None  # None: the CodeXGLUE test split from the hub
             opts.pop("num_samples", None)
             command += ["--direction", variant, "--output_dir", rel(output.parent), "--skip_codebleu"]
-            if evaluation.get("data_dir") or self.x.data_dir:
+            if source is not None:
                 command += ["--data_dir", rel(source)]
             if evaluation.get("max_samples"):
                 command += ["--max_samples", str(evaluation["max_samples"])]
         command += flags(opts)
         self.add(Job(f"infer__{run}__{task}_{variant}", "infer", [command], outputs=[output],
-                     inputs=[model_dir, source], after=[self.train_job_name(model, method, task)], files=files))
+                     inputs=[p for p in (model_dir, source) if p is not None],
+                     after=[self.train_job_name(model, method, task)], files=files))
 
     def evaluate(self, run: str, task: str, variant: str) -> None:
         predictions = self.prediction(run, task, variant)
@@ -177,14 +182,20 @@ class Planner:
             per_instance = self.per_instance("passk", task, variant, run)
             samples = int(self.x.inference.get("num_samples", 1))
             ks = "1" if samples == 1 else f"1,{samples}"
-            execute = [PYTHON, "generation/execute_local.py", "--benchmark", rel(benchmark), "--predictions",
-                       rel(predictions), "--output", rel(executions)]
-            for key in ("execution_timeout", "execution_workers"):
-                if evaluation.get(key):
-                    execute += [f"--{key.split('_')[1]}", str(evaluation[key])]
+            if evaluation.get("generation_executor") == "codereval_docker":  # CoderEval's own harness
+                execute = [PYTHON, "generation/codereval/run_codereval_docker.py", "--predictions", rel(predictions),
+                           "--language", variant, "--output", rel(executions), "--samples", str(samples)]
+            else:
+                execute = [PYTHON, "generation/execute_local.py", "--benchmark", rel(benchmark), "--predictions",
+                           rel(predictions), "--output", rel(executions)]
+                for key in ("execution_timeout", "execution_workers"):
+                    if evaluation.get(key):
+                        execute += [f"--{key.split('_')[1]}", str(evaluation[key])]
             passk = [PYTHON, "generation/codereval/compute_passk.py", "--results", rel(executions), "--k", ks,
                      "--output_json", rel(self.d / "evaluation" / run / f"generation_{variant}_passk.json"),
                      "--output_csv", rel(per_instance)]
+            if evaluation.get("discard_ids_file"):
+                passk += ["--discard_ids_file", rel(repo_path(evaluation["discard_ids_file"]))]
             self.add(Job(name, "evaluate", [execute, passk], outputs=[per_instance],
                          inputs=[predictions, benchmark], after=after))
         elif task == "summarization":
@@ -271,7 +282,7 @@ class Planner:
             command = [PYTHON, "statistical_tests/run_comparisons.py", "--config", rel(config_path),
                        "--output", rel(output), "--report", rel(output.with_suffix(".txt"))]
             self.add(Job(f"stats__{name}", "stats", [command], outputs=[output, output.with_suffix(".txt")],
-                         inputs=sorted(inputs), after=producers, files={config_path: text}))
+                         inputs=sorted(inputs), after=producers, files={config_path: partial(str, text)}))
 
     def report(self) -> None:
         per_instance = [out for job in self.jobs if job.stage in ("evaluate", "analyze") for out in job.outputs]

@@ -37,7 +37,7 @@ def fingerprint(path: Path) -> str:
 
 
 def stamp_of(job: Job) -> dict:
-    return {"commands": job.commands, "files": {str(p): hashlib.sha1(t.encode()).hexdigest() for p, t in job.files.items()},
+    return {"commands": job.commands, "files": {str(p): fingerprint(p) for p in job.files},
             "inputs": {str(p): fingerprint(p) for p in job.inputs}}
 
 
@@ -66,10 +66,14 @@ class Runner:
             argv += ["--resume_from_checkpoint", "latest"]  # a crashed or preempted training run continues
         return argv
 
-    def execute(self, job: Job) -> bool:
-        for path, text in job.files.items():
+    def write_files(self, job: Job) -> None:
+        """Write the job's derived files, leaving unchanged ones untouched (their times count in stamps)."""
+        for path, make in job.files.items():
+            text = make()
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
                 write_text(path, text)
+
+    def execute(self, job: Job) -> bool:
         if job.name in self.in_process:
             self.in_process[job.name]()
             return True
@@ -103,6 +107,7 @@ class Runner:
                     self.status[job.name] = "blocked"
                     self.echo(f"{prefix} {job.name}: not run, {blocked[0]} failed")
                     continue
+                self.write_files(job)
                 if self.is_done(job):
                     self.status[job.name] = "skipped"
                     self.echo(f"{prefix} {job.name}: up to date, skipped")

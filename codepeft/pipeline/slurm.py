@@ -59,8 +59,8 @@ def write_slurm(experiment: Experiment, jobs: list[Job]) -> Path:
     folder = experiment.directory / "slurm"
     (experiment.directory / "logs").mkdir(parents=True, exist_ok=True)
     for job in jobs:
-        for path, text in job.files.items():
-            write_text(path, text)
+        for path, make in job.files.items():
+            write_text(path, make())
         write_text(folder / f"{job.name}.sbatch", batch_script(experiment, job))
     names = {job.name for job in jobs}
     submit = ["#!/bin/bash", "# Submits every job of the experiment; each waits for the jobs it needs (afterok).",
