@@ -160,5 +160,7 @@ def test_the_papers_matrix_plans_without_its_data(tmp_path):
     rq3 = [job for job in jobs if job.name.startswith("stats__mt-qlora_vs_mt-qlora-generation+translation")]
     assert rq3 and all("summarization" not in job.name for job in rq3)
     assert any("run_codereval_docker.py" in command for job in jobs for command in job.commands[0])
-    folder = write_slurm(experiment, [job for job in jobs if job.stage in ("train", "infer")])
-    assert len(list(folder.glob("*.sbatch"))) == 24 + 90
+    folder = write_slurm(experiment, [job for job in jobs if job.stage in ("train", "stats")])
+    assert len(list(folder.glob("*.sbatch"))) == 24 + sum(job.stage == "stats" for job in jobs)
+    with pytest.raises(UserError, match="CEPythonHumanLabel.jsonl"):  # inference needs the downloaded inputs
+        write_slurm(experiment, [job for job in jobs if job.stage == "infer"])
