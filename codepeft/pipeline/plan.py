@@ -298,8 +298,9 @@ def generation_input_text(benchmark: Path, language: str) -> str:
     """The records of one language from a benchmark or CoderEval file (all of them when it has no language field)."""
     import json
 
-    from codepeft.io import read_jsonl
+    from codepeft.io import read_jsonl, require_file
 
+    require_file(benchmark, "generation input", "`python dataset/download_codereval.py` fetches the CoderEval inputs")
     rows = [row for row in read_jsonl(benchmark) if row.get("language", language) == language]
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
