@@ -109,15 +109,19 @@ class SonarOfflineAnalyser(Analyser):
         for source in files:
             try:
                 tree = ast.parse(source.text or "", filename=source.path.name)
+                cognitive = python_cognitive_complexity(tree)
             except (SyntaxError, ValueError) as err:
                 results[source.task_id] = self.unanalysable(source, "parse_error", f"SyntaxError: {err}")
+                continue
+            except RecursionError:  # nesting deeper than the recursive tools can follow
+                results[source.task_id] = self.unanalysable(source, "tool_error", "code nested too deeply (RecursionError)")
                 continue
             nloc, functions = analyse_in_process(source)
             kinds = [m["type"] for m in messages[source.task_id]]
             values = {"LoC": nloc, "Reliability": kinds.count("error"),
                       "Maintainability": sum(kinds.count(k) for k in ("warning", "convention", "refactor")),
                       "Security_Hotspots": len(findings[source.task_id]), "CyC": sum(f["ccn"] for f in functions),
-                      "CoC": python_cognitive_complexity(tree)}
+                      "CoC": cognitive}
             violations = ([("reliability" if m["type"] == "error" else "maintainability", f"pylint {m['messageId']} {m['symbol']}")
                            for m in messages[source.task_id] if m["type"] != "info"]
                           + [("security", f"bandit {f['test_id']} {f['test_name']}") for f in findings[source.task_id]])
