@@ -118,10 +118,11 @@ def analyse_folder(tool: str | Analyser, input_dir: str | Path, output_dir: str 
                 for future in as_completed(futures):
                     keep(future.result())
 
-    extra = {**({"route": settings["route"]} if "route" in settings else {}), "language": language, "input_dir": str(Path(input_dir).resolve()), "settings": settings,
+    extra = {"language": language, "input_dir": str(Path(input_dir).resolve()), "settings": settings,
              "mode": "one process per file" if per_file else "batched", "jobs": jobs,
-             "reused_from_previous_run": reused,
-             "seconds": round(time.perf_counter() - started, 3)}
+             "reused_from_previous_run": reused, "seconds": round(time.perf_counter() - started, 3)}
+    if "route" in settings:  # the sonar analyser says which route produced its numbers
+        extra["route"] = settings["route"]
     csv_path, line = write_outputs(output_dir, analyser.name, list(results.values()), analyser.columns, extra)
     if not quiet:
         print(line, flush=True)
