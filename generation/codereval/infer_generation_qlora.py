@@ -1,0 +1,17 @@
+"""Generate code for CoderEval tasks with a QLoRA adapter on its 4-bit base (output: CoderEval's JSONL format)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from codepeft.cli import main_entry
+from codepeft.inference import script_main
+
+
+def main() -> None:
+    script_main("generation", "qlora", __doc__)
+
+
+if __name__ == "__main__":
+    main_entry(main)
