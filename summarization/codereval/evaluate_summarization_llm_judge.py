@@ -1,0 +1,47 @@
+"""Rate generated summaries with an LLM judge (Content adequacy, Conciseness, Fluency; 1-5), over several runs."""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from codepeft.cli import main_entry
+from codepeft.judge import AGGREGATION_METHODS, DEFAULT_JUDGE_MODEL, LANGUAGE_NAMES, judge_file
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--input_file", required=True, help="inference output JSONL: id, code and the summary field")
+    parser.add_argument("--output_folder", required=True, help="where the run CSVs, merged CSVs and cache go")
+    parser.add_argument("--language", required=True, choices=sorted(LANGUAGE_NAMES))
+    parser.add_argument("--summary_field", default="generated_summary", help="field holding the summary to rate")
+    parser.add_argument("--model_name", required=True, help="name of the model whose summaries are rated (names files)")
+    parser.add_argument("--num_runs", type=int, default=5, help="independent ratings per summary (default 5)")
+    parser.add_argument("--judge_model", default=DEFAULT_JUDGE_MODEL, help="judge model (default %(default)s)")
+    parser.add_argument("--base_url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 "
+                                           "(default: OpenAI); the key comes from OPENAI_API_KEY")
+    parser.add_argument("--max_concurrency", type=int, default=4, help="requests in flight at once (default 4)")
+    parser.add_argument("--max_retries", type=int, default=5,
+                        help="retries per request on 429, 5xx, timeouts, with exponential backoff (default 5)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds per request (default 120)")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (default: the endpoint's)")
+    parser.add_argument("--cache_dir", help="reply cache (default: OUTPUT_FOLDER/judge_cache)")
+    parser.add_argument("--max_samples", type=int, help="rate only the first N rows")
+    args = parser.parse_args()
+
+    summary = judge_file(args.input_file, args.output_folder, args.language, args.model_name, args.summary_field,
+                         max_samples=args.max_samples, num_runs=args.num_runs, judge_model=args.judge_model,
+                         base_url=args.base_url, max_concurrency=args.max_concurrency,
+                         max_retries=args.max_retries, timeout=args.timeout, temperature=args.temperature,
+                         cache_dir=args.cache_dir)
+    for method in AGGREGATION_METHODS:
+        means = ", ".join(f"{c} {v:.3f}" if v is not None else f"{c} -" for c, v in summary["means"][method].items())
+        print(f"{method:>4}: {means}")
+    print(f"{summary['n_targets']} summaries x {summary['num_runs']} runs: {summary['new_replies']} new replies "
+          f"({summary['requests']} requests, {summary['retries']} retries), {summary['cached_replies']} from cache, "
+          f"{summary['unparsable_replies']} unparsable; files in {args.output_folder}")
+
+
+if __name__ == "__main__":
+    main_entry(main)
