@@ -135,9 +135,15 @@ def build(target: str | Path = DEFAULT_DATA_DIR, source: str | Path = DEBIAN_WOR
         (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
         for entry in staging.iterdir():
             os.chmod(entry, _FILE_MODE)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
+        if is_built(target) and not force:  # another process finished first: keep its folder
+            shutil.rmtree(staging)
+        elif folder.exists():
+            old = Path(tempfile.mkdtemp(prefix=".wordnet.old.", dir=folder.parent))
+            os.replace(folder, old / "wordnet")
+            os.replace(staging, folder)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
