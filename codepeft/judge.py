@@ -26,6 +26,7 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.io import read_csv, read_json, read_jsonl, write_csv, write_json
+from codepeft.sourcecode import strip_python_docstring
 from codepeft.tasks.base import example_id
 
 CRITERIA = ("CA", "Conciseness", "Fluency")  # CSV column names
@@ -60,10 +61,16 @@ Fluency: <rating>
 
 
 def judge_messages(code: str, summary: str, language: str) -> list[dict[str, str]]:
-    """The chat messages sent to the judge for one summary."""
+    """The chat messages sent to the judge for one summary.
+
+    A Python function's docstring is removed first (CoderEval's Python code carries it, and it is the
+    reference summary): the judge sees the code as the summarising model saw it.
+    """
     name = LANGUAGE_NAMES.get(language.lower())
     if name is None:
         raise UserError(f"--language {language!r}: valid values are {', '.join(LANGUAGE_NAMES)}")
+    if name == "Python":
+        code = strip_python_docstring(code)
     return [{"role": "user", "content": PROMPT.format(language=name, code=code.strip("\n"), summary=summary.strip())}]
 
 

@@ -131,6 +131,21 @@ def test_parse_ratings(reply, expected):
     assert (ratings["CA"], ratings["Conciseness"], ratings["Fluency"]) == expected
 
 
+def test_prompt_holds_code_and_summary_without_python_docstring():
+    from codepeft.judge import judge_messages
+
+    code = 'def add(a, b):\n    """Add two numbers."""\n    return a + b\n'
+    [message] = judge_messages(code, " Sums a and b. ", "python")
+    assert message["role"] == "user"
+    content = message["content"]
+    assert "Python function" in content and "Add two numbers" not in content
+    assert content.endswith("# Function\ndef add(a, b):\n    return a + b\n\n# Comment\nSums a and b.")
+    for criterion in ("Content adequacy", "Conciseness", "Fluency"):
+        assert f"* {criterion}:" in content and f"\n{criterion}: <rating>" in content
+    [java] = judge_messages("int f() { return 1; }", "Returns one.", "java")
+    assert "Java function" in java["content"] and "int f() { return 1; }" in java["content"]
+
+
 # ---- aggregation ----------------------------------------------------------------------------
 def run_tables(*values):
     """One table per run, one target 't', CA given, Conciseness missing, Fluency 3."""
