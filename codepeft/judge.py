@@ -32,7 +32,7 @@ from codepeft.tasks.base import example_id
 CRITERIA = ("CA", "Conciseness", "Fluency")  # CSV column names
 CRITERION_NAMES = {"CA": "Content adequacy", "Conciseness": "Conciseness", "Fluency": "Fluency"}
 COLUMNS = ("target_id", *CRITERIA)
-RUN_COLUMNS = (*COLUMNS, "status", "reply")
+RUN_COLUMNS = (*COLUMNS, "status", "reply")  # status: ok, partial, unparsable or "rejected: <why>"
 AGGREGATION_METHODS = ("mean", "vote")
 LANGUAGE_NAMES = {"java": "Java", "python": "Python"}
 DEFAULT_JUDGE_MODEL = "gpt-5-mini"
@@ -218,6 +218,10 @@ class ReplyCache:
         write_json(self._path(key), record)
 
 
+class RequestRejected(Exception):
+    """The endpoint refused one prompt (a 4xx other than 401/403/404/429, e.g. a prompt too long)."""
+
+
 class JudgeClient:
     """Chat completions from an OpenAI-compatible endpoint, retried with exponential backoff on 429,
     5xx, timeouts and connection errors."""
@@ -257,7 +261,8 @@ class JudgeClient:
         return self.backoff * 2 ** attempt * (1 + random.random() / 4)
 
     def complete(self, messages: list[dict[str, str]]) -> str:
-        """The reply text; raises UserError when the endpoint refuses the configuration or keeps failing."""
+        """The reply text. Raises RequestRejected when the endpoint refuses this prompt, UserError when it
+        refuses the configuration (key, model, URL) or keeps failing."""
         import openai
 
         client = self._openai()
@@ -277,7 +282,7 @@ class JudgeClient:
                 retryable = err
             except openai.APIStatusError as err:
                 if err.status_code < 500:
-                    raise
+                    raise RequestRejected(f"{err.status_code} {err.message}") from None
                 retryable = err
             if attempt == self.max_retries:
                 raise UserError(f"the judge endpoint kept failing after {self.max_retries} retries "
@@ -358,12 +363,16 @@ def judge_summaries(rows: Sequence[dict[str, Any]], output_folder: str | Path, l
           f"{cached} cached, {len(pending)} to ask", file=sys.stderr, flush=True)
 
     stop = threading.Event()  # set by the first fatal error, so that queued requests are not sent
+    rejected: dict[tuple[int, str], str] = {}
 
-    def ask(run: int, target_id: str, messages: list[dict[str, str]], key: str) -> tuple[int, str, str] | None:
+    def ask(run: int, target_id: str, messages: list[dict[str, str]], key: str) -> tuple[int, str, str | None] | None:
         if stop.is_set():
             return None
         try:
             reply = client.complete(messages)
+        except RequestRejected as err:  # this prompt only: recorded as missing, asked again on a rerun
+            rejected[(run, target_id)] = str(err)
+            return run, target_id, None
         except BaseException:
             stop.set()
             raise
@@ -380,7 +389,8 @@ def judge_summaries(rows: Sequence[dict[str, Any]], output_folder: str | Path, l
                     if result is None:  # skipped after another request failed; that failure is raised below
                         continue
                     run, target_id, reply = result
-                    replies[(run, target_id)] = reply
+                    if reply is not None:
+                        replies[(run, target_id)] = reply
                     if done % max(1, len(pending) // 10) == 0 or done == len(pending):
                         print(f"  {done}/{len(pending)} answered", file=sys.stderr, flush=True)
             except BaseException:
@@ -393,10 +403,11 @@ def judge_summaries(rows: Sequence[dict[str, Any]], output_folder: str | Path, l
     for run in range(1, num_runs + 1):
         table = []
         for target in targets:
-            reply = replies[(run, target["target_id"])]
+            key = (run, target["target_id"])
+            reply = replies.get(key)
             ratings = parse_ratings(reply)
-            table.append({"target_id": target["target_id"], **ratings, "status": reply_status(ratings),
-                          "reply": reply})
+            status = f"rejected: {rejected[key]}" if key in rejected else reply_status(ratings)
+            table.append({"target_id": target["target_id"], **ratings, "status": status, "reply": reply or ""})
         write_csv(run_csv_path(output_folder, model_name, run), table, RUN_COLUMNS)
         runs.append(table)
     merged = {method: aggregate_runs(runs, method) for method in AGGREGATION_METHODS}
@@ -406,10 +417,11 @@ def judge_summaries(rows: Sequence[dict[str, Any]], output_folder: str | Path, l
         "input": source, "model_name": model_name, "language": language, "summary_field": summary_field,
         "judge_model": judge_model, "base_url": base_url, "num_runs": num_runs, "n_targets": len(targets),
         "temperature": temperature, "requests": client.requests, "retries": client.retries,
-        "cached_replies": cached, "new_replies": len(pending),
+        "cached_replies": cached, "new_replies": len(pending) - len(rejected),
         "missing_ratings_per_run": {str(r): {c: sum(row[c] is None for row in t) for c in CRITERIA}
                                     for r, t in enumerate(runs, start=1)},
         "unparsable_replies": sum(row["status"] == "unparsable" for t in runs for row in t),
+        "rejected_prompts": len(rejected),
         "means": {method: _column_means(table) for method, table in merged.items()},
         "prompt_sha256": hashlib.sha256(PROMPT.encode()).hexdigest(),
         "cache_dir": str(cache.folder),

@@ -236,6 +236,17 @@ def test_judge_stops_at_once_on_authentication_error(server, tmp_path):
     assert server.requests == 1
 
 
+def test_judge_records_a_rejected_prompt_and_goes_on(server, tmp_path):
+    server.script = [400]
+    summary = judge_summaries(ROWS[:2], tmp_path, "java", "m", num_runs=1, base_url=server.url, max_concurrency=1)
+    assert server.requests == 2 and summary["rejected_prompts"] == 1 and summary["new_replies"] == 1
+    first, second = read_rows(tmp_path / "m_1.csv")
+    assert first["status"].startswith("rejected: 400") and first["CA"] == "" and first["reply"] == ""
+    assert second["status"] == "ok"
+    again = judge_summaries(ROWS[:2], tmp_path, "java", "m", num_runs=1, base_url=server.url)
+    assert server.requests == 3 and again["new_replies"] == 1  # only the rejected prompt is asked again
+
+
 def test_judge_needs_an_api_key_only_for_new_requests(server, tmp_path, monkeypatch):
     judge_summaries(ROWS[:1], tmp_path, "java", "m", num_runs=1, base_url=server.url)
     monkeypatch.delenv("OPENAI_API_KEY")
