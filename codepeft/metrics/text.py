@@ -283,6 +283,74 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def _instances(rows: Sequence[dict[str, Any]], summary_field: str, reference_field: str, code_field: str,
+               source: str) -> list[dict[str, Any]]:
+    """One record per row (id, prediction, reference, code), checking ids and fields."""
+    instances, seen = [], set()
+    for number, row in enumerate(rows, start=1):
+        where = f"{source} row {number}"
+        task_id = example_id(row)
+        if not task_id:
+            raise UserError(f"{where}: no id (fields id, question_id, task_id or _id)")
+        if task_id in seen:
+            raise UserError(f"{where}: duplicate id {task_id!r}; each instance must appear once")
+        seen.add(task_id)
+        for field in (summary_field, reference_field):
+            if field not in row:
+                raise UserError(f"{where} (id {task_id}): no field {field!r}; fields present: {', '.join(sorted(row))}")
+        instances.append({"Task ID": task_id, "prediction": _text(row[summary_field], f"{where}: {summary_field}"),
+                          "reference": _text(row[reference_field], f"{where}: {reference_field}"),
+                          "code": _text(row.get(code_field), f"{where}: {code_field}")})
+    return instances
+
+
+def _score_meteor(scored: list[dict[str, Any]], models: dict[str, Any], not_computed: dict[str, str]) -> None:
+    reader, provenance = _wordnet()
+    models["METEOR"] = {"wordnet": provenance}
+    if reader is None:
+        not_computed["METEOR"] = provenance["error"]
+        return
+    for inst in scored:
+        inst["METEOR"] = meteor(inst["prediction"], inst["reference"], reader)
+
+
+def _score_bertscore(scored: list[dict[str, Any]], fallback: str | None, models: dict[str, Any],
+                     not_computed: dict[str, str]) -> None:
+    print(f"BERTScore: loading a model for {len(scored)} summaries", file=sys.stderr, flush=True)
+    scorer, models["BERTScore"] = load_bertscore(fallback)
+    if scorer is None:
+        not_computed["BERTScore"] = models["BERTScore"]["error"]
+        return
+    pairs = [inst for inst in scored if inst["reference"]]
+    if len(pairs) < len(scored):
+        warn(f"BERTScore left empty for {len(scored) - len(pairs)} instance(s) with an empty reference")
+    for inst, value in zip(pairs, scorer.score([i["prediction"] for i in pairs], [i["reference"] for i in pairs])):
+        inst["BERTScore"] = value
+
+
+def _score_side(scored: list[dict[str, Any]], language: str, checkpoint: str | Path | None, code_field: str,
+                models: dict[str, Any], not_computed: dict[str, str]) -> None:
+    if language not in SIDE_LANGUAGES:
+        not_computed["SIDE"] = f"SIDE is defined for {', '.join(SIDE_LANGUAGES)} summaries, not {language}"
+        return
+    if checkpoint is None:
+        not_computed["SIDE"] = "no --side_checkpoint given"
+        return
+    try:
+        side = Side(checkpoint)
+    except UserError:
+        raise
+    except Exception as err:  # a folder that is not a loadable checkpoint
+        not_computed["SIDE"] = f"could not load {checkpoint}: {type(err).__name__}: {err}"
+        return
+    models["SIDE"] = side.describe()
+    pairs = [inst for inst in scored if inst["code"]]
+    if len(pairs) < len(scored):
+        warn(f"SIDE left empty for {len(scored) - len(pairs)} instance(s) without {code_field!r}")
+    for inst, value in zip(pairs, side.score([i["code"] for i in pairs], [i["prediction"] for i in pairs])):
+        inst["SIDE"] = value
+
+
 def evaluate_summaries(rows: Sequence[dict[str, Any]], language: str, summary_field: str = "generated_summary",
                        output_prefix: str | Path | None = None, bertscore_model: str | None = None,
                        side_checkpoint: str | Path | None = None, reference_field: str | None = None,
@@ -298,21 +366,7 @@ def evaluate_summaries(rows: Sequence[dict[str, Any]], language: str, summary_fi
     if not rows:
         raise UserError(f"{source or 'input'}: no rows to evaluate")
     reference_field = reference_field or _reference_field(rows[0], summary_field)
-    instances, seen = [], set()
-    for number, row in enumerate(rows, start=1):
-        where = f"{source or 'input'} row {number}"
-        task_id = example_id(row)
-        if not task_id:
-            raise UserError(f"{where}: no id (fields id, question_id, task_id or _id)")
-        if task_id in seen:
-            raise UserError(f"{where}: duplicate id {task_id!r}; each instance must appear once")
-        seen.add(task_id)
-        for field in (summary_field, reference_field):
-            if field not in row:
-                raise UserError(f"{where} (id {task_id}): no field {field!r}; fields present: {', '.join(sorted(row))}")
-        instances.append({"Task ID": task_id, "prediction": _text(row[summary_field], f"{where}: {summary_field}"),
-                          "reference": _text(row[reference_field], f"{where}: {reference_field}"),
-                          "code": _text(row.get(code_field), f"{where}: {code_field}")})
+    instances = _instances(rows, summary_field, reference_field, code_field, source or "input")
 
     empty = [inst["Task ID"] for inst in instances if not inst["prediction"]]
     if empty:
@@ -321,53 +375,15 @@ def evaluate_summaries(rows: Sequence[dict[str, Any]], language: str, summary_fi
     scored = [inst for inst in instances if inst["prediction"]]
     for inst in instances:
         inst.update(dict.fromkeys(METRICS, 0.0 if not inst["prediction"] else None))
-    not_computed: dict[str, str] = {}
-    models: dict[str, Any] = {}
-
     for inst in scored:
         inst["BLEU"] = bleu(inst["prediction"], inst["reference"])
         inst["chrF"] = chrf(inst["prediction"], inst["reference"])
         inst.update(rouge(inst["prediction"], inst["reference"]))
-
-    reader, provenance = _wordnet()
-    models["METEOR"] = {"wordnet": provenance}
-    if reader is None:
-        not_computed["METEOR"] = provenance["error"]
-    else:
-        for inst in scored:
-            inst["METEOR"] = meteor(inst["prediction"], inst["reference"], reader)
-
-    print(f"BERTScore: loading a model for {len(scored)} summaries", file=sys.stderr, flush=True)
-    scorer, models["BERTScore"] = load_bertscore(bertscore_model)
-    if scorer is None:
-        not_computed["BERTScore"] = models["BERTScore"]["error"]
-    else:
-        pairs = [inst for inst in scored if inst["reference"]]
-        if len(pairs) < len(scored):
-            warn(f"BERTScore left empty for {len(scored) - len(pairs)} instance(s) with an empty reference")
-        for inst, value in zip(pairs, scorer.score([i["prediction"] for i in pairs], [i["reference"] for i in pairs])):
-            inst["BERTScore"] = value
-
-    if language not in SIDE_LANGUAGES:
-        not_computed["SIDE"] = f"SIDE is defined for {', '.join(SIDE_LANGUAGES)} summaries, not {language}"
-    elif side_checkpoint is None:
-        not_computed["SIDE"] = "no --side_checkpoint given"
-    else:
-        try:
-            side = Side(side_checkpoint)
-        except UserError:
-            raise
-        except Exception as err:  # a folder that is not a loadable checkpoint
-            side = None
-            not_computed["SIDE"] = f"could not load {side_checkpoint}: {type(err).__name__}: {err}"
-        if side is not None:
-            models["SIDE"] = side.describe()
-            pairs = [inst for inst in scored if inst["code"]]
-            if len(pairs) < len(scored):
-                warn(f"SIDE left empty for {len(scored) - len(pairs)} instance(s) without {code_field!r}")
-            codes, summaries = [i["code"] for i in pairs], [i["prediction"] for i in pairs]
-            for inst, value in zip(pairs, side.score(codes, summaries)):
-                inst["SIDE"] = value
+    not_computed: dict[str, str] = {}
+    models: dict[str, Any] = {}
+    _score_meteor(scored, models, not_computed)
+    _score_bertscore(scored, bertscore_model, models, not_computed)
+    _score_side(scored, language, side_checkpoint, code_field, models, not_computed)
     for metric, why in not_computed.items():
         warn(f"{metric} not computed (left empty): {why}")
         for inst in instances:
