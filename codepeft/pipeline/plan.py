@@ -224,11 +224,11 @@ class Planner:
         folder = self.d / "evaluation" / run / f"judge_summarization_{variant}"
         per_instance = self.per_instance("judge", "summarization", variant, run)
         command = [PYTHON, "summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file",
-                   rel(predictions), "--output_folder", rel(folder), "--language", variant,
+                   rel(predictions), "--output_folder", rel(folder), "--language", variant, "--model_name", run,
                    "--summary_field", "generated_summary", *flags(options)]
         self.add(Job(f"judge__{run}__summarization_{variant}", "evaluate",
                      [command, ["mkdir", "-p", rel(per_instance.parent)],
-                      ["cp", rel(folder / "llm_judge_merged.csv"), rel(per_instance)]],
+                      ["cp", rel(folder / f"{run}_FINAL_MERGED.csv"), rel(per_instance)]],
                      outputs=[per_instance], inputs=[predictions], after=after))
 
     def analyze(self, run: str, task: str, variant: str) -> None:

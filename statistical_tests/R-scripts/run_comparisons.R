@@ -117,12 +117,15 @@ main <- function() {
     m <- manifest[k, ]
     va <- parse_column(get_table(m$a), m$a, m$column, opts$test)
     vb <- parse_column(get_table(m$b), m$b, m$column, opts$test)
+    if (length(intersect(names(va), names(vb))) == 0) die("no ids in common between ", m$a, " and ", m$b)
     ids <- names(va)[!is.na(va) & names(va) %in% names(vb)[!is.na(vb)]]
-    if (length(ids) == 0) die("no ids in common with a value in column '", m$column, "' between ", m$a, " and ", m$b)
     x <- unname(va[ids])
     y <- unname(vb[ids])
     row <- list(family = m$family, metric = m$metric, n = length(ids))
-    if (opts$test == "wilcoxon") {
+    if (length(ids) == 0) {  # ids in common, but no value on both sides: reported with p = NA
+      row[c("p_value", "cliffs_delta", "odds_ratio")] <- NA_real_
+      row[c("magnitude", "both_pass", "a_only", "b_only", "both_fail")] <- NA_character_
+    } else if (opts$test == "wilcoxon") {
       row$p_value <- suppressWarnings(wilcox.test(x, y, paired = TRUE, exact = FALSE, correct = FALSE)$p.value)
       row$cliffs_delta <- cliffs_delta(x, y)
       row$magnitude <- magnitude(row$cliffs_delta)
