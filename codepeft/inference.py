@@ -387,12 +387,16 @@ def _safe_name(task_id: str) -> str:
 
 
 def guess_language(path: Path) -> str:
-    """python or java from a file name such as ``generation_python.jsonl`` or a ``/java/`` folder."""
-    words = set(re.split(r"[^a-z0-9]+", str(path).lower()))
-    found = {"python" if words & {"python", "py"} else None, "java" if "java" in words else None} - {None}
-    if len(found) != 1:
-        raise UserError(f"cannot tell the language of {path} from its name; pass --language python or java")
-    return found.pop()
+    """python or java from a file name such as ``generation_python.jsonl``, else from the nearest folder name
+    that says (``.../java/out.jsonl``)."""
+    for part in [path.stem, *reversed(path.resolve().parent.parts)]:
+        words = set(re.split(r"[^a-z0-9]+", part.lower()))
+        found = {"python" if words & {"python", "py"} else None, "java" if "java" in words else None} - {None}
+        if len(found) == 1:
+            return found.pop()
+        if found:
+            break
+    raise UserError(f"cannot tell the language of {path} from its name; pass --language python or java")
 
 
 def extract_code_files(input_jsonl: str | Path, output_dir: str | Path, language: str | None = None,

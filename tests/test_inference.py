@@ -15,7 +15,7 @@ from conftest import REPO, reference_file
 from codepeft.data import SAMPLES_DIR, load_examples
 from codepeft.errors import UserError
 from codepeft.generation import DecodingSettings, HFDecoder
-from codepeft.inference import ModelSpec, generate_code, script_main
+from codepeft.inference import ModelSpec, generate_code, run_inference, script_main
 
 torch = pytest.importorskip("torch")
 
@@ -23,6 +23,18 @@ MAX_NEW = ["--max_new_tokens", "12"]
 
 
 # ---- models -------------------------------------------------------------------------------------------------
+ONE_THREAD = "1"  # tiny models decode fastest on one thread; on a machine shared with other jobs two OpenMP
+# threads were measured waiting on each other ~50x longer than they computed (150 ms vs 3 ms per token)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_cpu_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(ONE_THREAD))
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def fft_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     """A stand-in for a fine-tuned model: the tiny model with larger random weights, so that answers differ
@@ -200,11 +212,11 @@ def test_summarization_writes_input_fields_plus_summary_as_jsonl_and_csv(fft_mod
     assert [r["id"] for r in table] == [r["id"] for r in rows]
     assert [r["generated_summary"] for r in table] == [r["generated_summary"] for r in rows]
 
-    samples = tmp_path / "samples.jsonl"
-    script_main("summarization", "fft", argv=["--model_path", str(fft_model_dir), "--input_jsonl",
-                                              str(SAMPLES_DIR / "code_to_text" / language / "test.jsonl"),
-                                              "--output_file", str(samples), "--language", language, *MAX_NEW])
-    assert len(samples.read_text().splitlines()) == 6
+    samples = tmp_path / "samples.jsonl"  # the experiment runner's way in: no argparse
+    rows = run_inference("summarization", language, ModelSpec(str(fft_model_dir), "fft"),
+                         DecodingSettings(max_new_tokens=8), input_file=SAMPLES_DIR / "code_to_text" / language /
+                         "test.jsonl", output=samples)
+    assert len(rows) == 6 and len(samples.read_text().splitlines()) == 6 and samples.with_suffix(".csv").is_file()
 
 
 @pytest.mark.parametrize("direction", ["java_to_cs", "cs_to_java"])
@@ -347,7 +359,7 @@ def test_killing_the_script_and_rerunning_gives_the_uninterrupted_file(fft_model
     command = [sys.executable, str(REPO / "generation/codereval/infer_generation_fft.py"), "--model_path",
                str(fft_model_dir), "--input_file", str(inputs), "--output_file", str(output), "--language",
                "python", "--max_new_tokens", "24", "--batch_size", "1"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": ONE_THREAD}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.monotonic() + 120

@@ -1,0 +1,97 @@
+"""Wrapping bare Java and C# methods in a class, and laying out one-line code, checked with tree-sitter."""
+
+import json
+
+import pytest
+from conftest import reference_file, run_script
+
+from codepeft.quality.wrapping import count_syntax_errors, parser
+from codepeft.wrapping import class_name_for, layout_one_line, wrap_source
+
+
+def syntax_errors(text: str, language: str) -> tuple[int, int]:
+    return count_syntax_errors(parser(language).parse(text.encode("utf-8")).root_node)
+
+
+def in_a_class(text: str) -> str:
+    """The plain way to put members in a class, to tell model output that is broken on its own."""
+    return "class Probe {\n" + text + "\n}\n"
+
+
+def test_layout_keeps_every_token_and_leaves_literals_and_for_headers_alone():
+    code = ('public void Run ( ) { string s = "a;b{c}" ; char c = \'{\' ; for ( int i = 0 ; i < n ; i ++ ) '
+            '{ if ( x ) { y ( ) ; } else { z ( ) ; } } var a = new int [ ] { 1 , 2 } ; }')
+    laid = layout_one_line(code)
+    assert "".join(laid.split()) == "".join(code.split())
+    lines = laid.splitlines()
+    assert '    string s = "a;b{c}" ;' in lines and "    for ( int i = 0 ; i < n ; i ++ ) {" in lines
+    assert "    } ;" in lines and lines[-1] == "}"
+    assert layout_one_line("int f() {\n  return 1;\n}\n") == "int f() {\n  return 1;\n}\n"
+
+
+def test_class_names_follow_the_file_name():
+    assert class_name_for("translation_3") == "translation_3"
+    assert class_name_for("62e60f43d76274f8a4026e28") == "Generated_62e60f43d76274f8a4026e28"
+    assert class_name_for("HumanEval/0") == "HumanEval_0"
+
+
+def test_declared_types_and_comment_only_files_are_left_as_they_are():
+    for text, language in [("import java.util.List;\n\npublic class A {\n  int f() { return 1; }\n}\n", "java"),
+                           ("public enum Color { RED }\n", "java"), ("record P(int x, int y) {}\n", "java"),
+                           ("using System;\nnamespace N { class C { } }\n", "csharp"),
+                           ("// nothing here\n", "java"), ("public interface I { void F(); }\n", "csharp")]:
+        assert wrap_source(text, language) == text
+
+
+@pytest.mark.parametrize(("language", "side", "script"), [("java", "java", "translation/wrap_java_methods.py"),
+                                                          ("csharp", "cs", "translation/wrap_csharp_methods.py")])
+def test_wrapped_codexglue_translations_parse(tmp_path, language, side, script):
+    """Real CodeXGLUE methods, written one per file as the translation script writes predictions."""
+    lines = reference_file("codexglue-java-cs", f"test.java-cs.txt.{side}").read_text(encoding="utf-8").splitlines()
+    folder = tmp_path / f"{side}_files"
+    folder.mkdir()
+    for index, line in enumerate(lines[:40]):
+        (folder / f"translation_{index}.{side}").write_text(layout_one_line(line), encoding="utf-8")
+    out = tmp_path / "wrapped"
+    result = run_script(script, "--input_dir", str(folder), "--output_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "40 files written" in result.stdout and "40 wrapped" in result.stdout
+    for index in range(40):
+        original = (folder / f"translation_{index}.{side}").read_text(encoding="utf-8")
+        wrapped = (out / f"translation_{index}.{side}").read_text(encoding="utf-8")
+        assert f"class translation_{index} {{" in wrapped.splitlines()[0]
+        assert syntax_errors(wrapped, language) == (0, 0), (original, wrapped)
+
+
+def test_wrapped_codereval_java_generations_parse(tmp_path):
+    """Real model output (ChatGPT on CoderEval Java): bare methods are wrapped, whole classes are kept."""
+    rows = [json.loads(line) for line in
+            reference_file("codereval-generations", "java_chatgpt_humanlabel_out.jsonl").open(encoding="utf-8")]
+    folder = tmp_path / "java"
+    folder.mkdir()
+    codes = {row["_id"]: row["generate_results"][0]["generate_code"] for row in rows[:60]}
+    for task_id, code in codes.items():
+        (folder / f"{task_id}.java").write_text(code, encoding="utf-8")
+    out = tmp_path / "wrapped"
+    result = run_script("generation/codereval/add_java_wrappers_cg.py", "--input_dir", str(folder),
+                        "--output_dir", str(out))
+    assert result.returncode == 0, result.stderr
+    wrapped_count = kept_count = 0
+    for task_id, code in codes.items():
+        wrapped = (out / f"{task_id}.java").read_text(encoding="utf-8")
+        if wrapped == code:
+            kept_count += 1
+            assert wrap_source(code, "java") == code
+            continue
+        wrapped_count += 1
+        assert f"public final class Generated_{task_id} {{" in wrapped
+        if syntax_errors(in_a_class(code), "java") == (0, 0):  # the method itself is valid Java
+            assert syntax_errors(wrapped, "java") == (0, 0), wrapped
+    assert wrapped_count > 20 and kept_count > 0  # both kinds occur in real output
+    assert f"{wrapped_count} wrapped in a class, {kept_count} left as they were" in result.stdout
+
+
+def test_wrapping_an_empty_folder_is_a_user_error(tmp_path):
+    result = run_script("translation/wrap_csharp_methods.py", "--input_dir", str(tmp_path), "--output_dir",
+                        str(tmp_path / "out"))
+    assert result.returncode == 2 and "no .cs files to wrap" in result.stderr
