@@ -172,9 +172,10 @@ def summarize(spec: ModelSpec, settings: DecodingSettings, input_jsonl: str | Pa
     raws = read_jsonl(input_jsonl)
 
     def record(position: int, samples: list[Generation]) -> dict[str, Any]:
-        sample = samples[0]
-        return {"id": examples[position]["id"], **raws[position],
-                "generated_summary": task.extract_answer(sample.text, language),
+        example, sample = examples[position], samples[0]
+        row = {"id": example["id"], **raws[position]}
+        row.setdefault("reference_summary", example["summary"])  # inputs in other schemas (CodeXGLUE docstrings)
+        return {**row, "generated_summary": task.extract_answer(sample.text, language),
                 "raw_output": sample.text, "truncated": sample.truncated}
 
     records = decode_examples(task.name, language, examples, spec, settings, output, "id", record, decoder)

@@ -217,6 +217,8 @@ def test_summarization_writes_input_fields_plus_summary_as_jsonl_and_csv(fft_mod
                          DecodingSettings(max_new_tokens=8), input_file=SAMPLES_DIR / "code_to_text" / language /
                          "test.jsonl", output=samples)
     assert len(rows) == 6 and len(samples.read_text().splitlines()) == 6 and samples.with_suffix(".csv").is_file()
+    first = json.loads((SAMPLES_DIR / "code_to_text" / language / "test.jsonl").read_text().splitlines()[0])
+    assert rows[0]["reference_summary"] == " ".join(first["docstring_tokens"])  # added for other input schemas
 
 
 @pytest.mark.parametrize("direction", ["java_to_cs", "cs_to_java"])
