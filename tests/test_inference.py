@@ -221,15 +221,18 @@ def test_summarization_writes_input_fields_plus_summary_as_jsonl_and_csv(fft_mod
     assert rows[0]["reference_summary"] == " ".join(first["docstring_tokens"])  # added for other input schemas
 
 
-@pytest.mark.parametrize("direction", ["java_to_cs", "cs_to_java"])
-def test_translation_writes_predictions_and_one_file_per_prediction(fft_model_dir, tmp_path, direction):
+@pytest.mark.parametrize(("direction", "kind"), [("java_to_cs", "fft"), ("cs_to_java", "qlora")])
+def test_translation_writes_predictions_and_one_file_per_prediction(fft_model_dir, adapter_dir, tmp_path,
+                                                                     direction, kind):
     from codepeft.quality.wrapping import count_syntax_errors, parser
     from codepeft.wrapping import wrap_source
 
     out = tmp_path / "samples"
-    script_main("translation", "fft", argv=["--model_path", str(fft_model_dir), "--direction", direction,
-                                            "--output_dir", str(out), "--data_dir", str(SAMPLES_DIR),
-                                            "--max_samples", "3", "--skip_codebleu", *MAX_NEW])
+    model = ["--model_path", str(fft_model_dir)] if kind == "fft" else \
+        ["--model_path", str(adapter_dir), "--base_model_name", str(fft_model_dir)]
+    script_main("translation", kind, argv=[*model, "--direction", direction, "--output_dir", str(out),
+                                           "--data_dir", str(SAMPLES_DIR), "--max_samples", "3", "--skip_codebleu",
+                                           *MAX_NEW])
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     source_lang, target_lang = direction.split("_to_")
     pairs = [json.loads(line) for line in (SAMPLES_DIR / "translation" / "test.jsonl").read_text().splitlines()][:3]

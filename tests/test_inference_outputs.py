@@ -194,3 +194,13 @@ def test_progress_line_shows_rate_and_eta():
     assert lines[0].startswith("generation python: 4/10 (40%) | ") and "prompts/s" in lines[0]
     assert "new tokens/s" in lines[0] and "ETA 0:00:0" in lines[0]
     assert lines[-1].startswith("generation python: 10/10 (100%)") and lines[-1].endswith("ETA 0:00:00")
+
+
+@pytest.mark.parametrize("script", [f"{folder}infer_{task}_{kind}.py" for folder, task in
+                                    [("generation/codereval/", "generation"),
+                                     ("summarization/codereval/", "summarization"), ("translation/", "translation")]
+                                    for kind in ("fft", "qlora")])
+def test_inference_scripts_answer_help(script):
+    result = run_script(script, "--help")
+    assert result.returncode == 0 and "--model_path" in result.stdout and "--seed" in result.stdout
+    assert ("--merge" in result.stdout) == script.endswith("_qlora.py")
