@@ -21,9 +21,10 @@ def main() -> int:
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of: " + ", ".join(STAGES))
     parser.add_argument("--dry_run", action="store_true", help="print the jobs and their commands, run nothing")
     parser.add_argument("--slurm", action="store_true", help="write sbatch scripts and submit.sh, run nothing")
+    parser.add_argument("--force", action="store_true", help="rerun the selected stages even where up to date")
     args = parser.parse_args()
     stages = parse_list(args.stages, "--stages", list(STAGES))
-    return run_experiment(args.config, stages, dry_run=args.dry_run, slurm=args.slurm)
+    return run_experiment(args.config, stages, dry_run=args.dry_run, slurm=args.slurm, force=args.force)
 
 
 if __name__ == "__main__":

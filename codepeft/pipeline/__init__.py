@@ -52,7 +52,8 @@ def ensure_tiny_model(experiment: Experiment) -> None:
         build(DEFAULT_OUTPUT)
 
 
-def run_experiment(config: str, stages: list[str], dry_run: bool = False, slurm: bool = False) -> int:
+def run_experiment(config: str, stages: list[str], dry_run: bool = False, slurm: bool = False,
+                   force: bool = False) -> int:
     experiment = load_experiment(config)
     jobs = build_plan(experiment)
     if dry_run:
@@ -70,7 +71,8 @@ def run_experiment(config: str, stages: list[str], dry_run: bool = False, slurm:
     check_stage_inputs(jobs, stages)
     if "train" in stages:
         ensure_tiny_model(experiment)
-    runner = Runner(experiment.directory, jobs, stages, in_process={"report": lambda: write_report(experiment)})
+    runner = Runner(experiment.directory, jobs, stages, in_process={"report": lambda: write_report(experiment)},
+                    force=force)
     status = runner.run()
     if "report" in stages and runner.status.get("report") in ("done", "skipped"):
         print(f"report: {rel(experiment.directory / 'REPORT.md')}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics as stats_lib
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ SUMMARY_COLUMNS = ("model", "method", "tasks_trained", "task", "language", "metr
 METRIC_NAMES = {(source, column): name for source, column, name in
                 LIZARD + PYLINT + SONAR + PMD + CHECKSTYLE + CSHARP + TEXT_METRICS + JUDGE + CODEBLEU + PASSK}
 CORRECTNESS_SOURCES = ("passk", "text_metrics", "codebleu", "judge")
-QUALITY_CATEGORIES = {"pylint": PYLINT, "pmd": PMD, "checkstyle": CHECKSTYLE}
+QUALITY_CATEGORIES = ("pylint", "flake8", "pmd", "checkstyle")  # sources whose columns count violations
 
 
 def _number(cell: str) -> float | None:
@@ -93,16 +94,18 @@ def plot(rows: list[dict[str, Any]], folder: Path, note: str) -> list[Path]:
         for i, config in enumerate(configs):
             means = [next((r["mean"] for r in items if r["metric"] == m and f"{r['model']}_{r['method']}" == config),
                           0) for m in metrics]
-            errors = [next((r["std"] or 0 for r in items if r["metric"] == m and
+            errors = [next(((r["std"] or 0) / math.sqrt(r["n"]) for r in items if r["metric"] == m and
                             f"{r['model']}_{r['method']}" == config), 0) for m in metrics]
             ax.bar([x + i * width for x in range(len(metrics))], means, width, yerr=errors, capsize=2, label=config)
         ax.set_xticks([x + width * (len(configs) - 1) / 2 for x in range(len(metrics))])
         ax.set_xticklabels(metrics, rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel("mean per instance" + (" (violations)" if kind == "quality" else ""))
-        ax.set_title(f"{task} {language}: {'correctness' if kind == 'metrics' else 'quality violations by category'}"
-                     + (f"\n{note}" if note else ""), fontsize=9)
+        ax.set_ylabel(("violations" if kind == "quality" else "score") + " per instance, mean ± s.e.")
+        ax.set_title(f"{task} {language}: {'correctness' if kind == 'metrics' else 'quality violations by category'}",
+                     fontsize=10)
+        if note:
+            fig.text(0.01, 0.01, textwrap.fill(note, 150), fontsize=6, color="dimgray", va="bottom")
         ax.legend(fontsize=7)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.06 if note else 0, 1, 1))
         path = folder / f"{kind}_{task}_{language}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110)

@@ -43,7 +43,9 @@ def stamp_of(job: Job) -> dict:
 
 class Runner:
     def __init__(self, experiment_dir: Path, jobs: list[Job], stages: list[str],
-                 in_process: dict[str, Callable[[], None]] | None = None, echo: Callable[[str], None] = print):
+                 in_process: dict[str, Callable[[], None]] | None = None, echo: Callable[[str], None] = print,
+                 force: bool = False):
+        self.force = force  # run the selected stages' jobs even when they are up to date
         self.dir = experiment_dir
         self.jobs = jobs
         self.stages = stages
@@ -108,7 +110,7 @@ class Runner:
                     self.echo(f"{prefix} {job.name}: not run, {blocked[0]} failed")
                     continue
                 self.write_files(job)
-                if self.is_done(job):
+                if not self.force and self.is_done(job):
                     self.status[job.name] = "skipped"
                     self.echo(f"{prefix} {job.name}: up to date, skipped")
                     continue
