@@ -93,7 +93,7 @@ def sampling_options(settings: DecodingSettings, model_defaults: dict[str, Any])
     else:
         top_p = settings.top_p if settings.top_p is not None else model_defaults.get("top_p")
         options.update(temperature=settings.temperature, top_p=top_p if top_p is not None else 1.0,
-                       top_k=model_defaults.get("top_k"))
+                       top_k=model_defaults.get("top_k") or 0)  # 0: no top-k unless the model's config sets one
     return options
 
 

@@ -50,10 +50,14 @@ def check_available() -> None:
                         "which runs everywhere")
 
 
-def _model_defaults(folder: str) -> dict[str, Any]:
-    """The model's generation_config.json (a local folder), or {} (hub ids: vLLM reads it itself)."""
-    path = Path(folder) / "generation_config.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+def _model_defaults(model: str) -> dict[str, Any]:
+    """The model's generation config with transformers' defaults filled in, as the HF backend sees it."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(model).to_dict()
+    except OSError:  # no generation_config.json: transformers' defaults
+        return GenerationConfig().to_dict()
 
 
 def _lora_rank(adapter_dir: str) -> int:

@@ -462,3 +462,5 @@ def test_vllm_backend_loads_adapters_and_decodes_as_the_hf_backend_would(adapter
     assert "quantization" not in fake.engines[1]
     params = fake.calls[-1][1]
     assert (params.temperature, params.top_p, params.n) == (0.5, 0.9, 1)
+    hf = HFDecoder(load(adapter_dir)[0], tokenizer, DecodingSettings(temperature=0.5, top_p=0.9)).generation_config
+    assert (getattr(params, "top_k", 0), params.repetition_penalty) == (hf.top_k, hf.repetition_penalty)
