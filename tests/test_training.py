@@ -40,7 +40,8 @@ def read_log(output_dir):
     ("generation", "fft", []), ("generation", "qlora", []),
     ("summarization", "fft", []), ("summarization", "qlora", ["--languages", "java"]),
     ("translation", "fft", []), ("translation", "qlora", ["--packing"]),
-    ("multitask", "fft", ["--tasks", "generation,translation"]), ("multitask", "qlora", ["--mixing", "temperature"]),
+    ("multitask", "fft", ["--tasks", "generation,translation", "--generation_eval_samples", "1"]),
+    ("multitask", "qlora", ["--mixing", "temperature"]),
 ])
 def test_each_training_script_trains_and_writes_its_outputs(tiny_model_dir, tmp_path, scope, method, extra):
     out = tmp_path / "run"
@@ -59,6 +60,10 @@ def test_each_training_script_trains_and_writes_its_outputs(tiny_model_dir, tmp_
     assert {key.split("/")[0] for key in statistics["train"]} == set(expected_tasks)
     if "--languages" in extra:
         assert list(statistics["train"]) == ["summarization/java"]
+    if "--generation_eval_samples" in extra:  # decoded validation examples scored with the task metric
+        last = read_log(out)[-1]
+        assert {"eval_generation_python_codebleu", "eval_translation_cs_to_java_codebleu"} <= set(last)
+        assert 0 <= float(last["eval_generation_python_codebleu"]) <= 1
 
     rows = read_log(out)
     assert [int(r["step"]) for r in rows] == [1, 2]

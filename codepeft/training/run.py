@@ -109,7 +109,7 @@ def prepare_datasets(args: argparse.Namespace, plan: TrainingPlan, tokenizer, ov
         "mixing": mixing_summary(args, train_rows_per_task),
         "sample_size": args.sample_size, "val_sample_size": args.val_sample_size,
     }
-    return Dataset.from_list(train_rows), eval_datasets, statistics
+    return Dataset.from_list(train_rows), eval_datasets, statistics, eval_examples
 
 
 def mixing_summary(args: argparse.Namespace, sizes: dict[str, int]) -> dict[str, Any]:
@@ -174,7 +174,8 @@ def run_training(args: argparse.Namespace, scope: str, method: str) -> int:
     from transformers import EarlyStoppingCallback, set_seed
 
     from codepeft.modeling import choose_precision, load_tokenizer
-    from codepeft.training.trainer import MultiTaskTrainer, StopOnSignal
+    from codepeft.training.generation_eval import make_generation_eval
+    from codepeft.training.trainer import GenerationEval, MultiTaskTrainer, StopOnSignal
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     set_seed(args.seed)
@@ -187,16 +188,21 @@ def run_training(args: argparse.Namespace, scope: str, method: str) -> int:
 
     tokenizer = load_tokenizer(args.base_model_name)
     output_dir.mkdir(parents=True, exist_ok=True)
-    train_dataset, eval_datasets, statistics = prepare_datasets(args, plan, tokenizer, overrides, output_dir)
+    train_dataset, eval_datasets, statistics, eval_examples = prepare_datasets(args, plan, tokenizer, overrides,
+                                                                               output_dir)
     model = build_model(args, method, precision)
     trainable, total = parameter_counts(model)
     log.info("parameters: %d trainable of %d (%.2f%%)", trainable, total, 100 * trainable / total)
 
     stopper = StopOnSignal()
+    callbacks = [EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold), stopper]
+    if args.generation_eval_samples > 0:
+        callbacks.append(GenerationEval(make_generation_eval(tokenizer, eval_examples, args.generation_eval_samples,
+                                                             overrides)))
     trainer = MultiTaskTrainer(
         model=model, args=sft_config(args, output_dir, precision, optimizer), train_dataset=train_dataset,
         eval_dataset=eval_datasets, processing_class=tokenizer,
-        callbacks=[EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold), stopper],
+        callbacks=callbacks,
         mixing=args.mixing, mixing_temperature=args.mixing_temperature,
     )
     config: dict[str, Any] = {

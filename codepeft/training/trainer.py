@@ -81,7 +81,7 @@ class GenerationEval(TrainerCallback):
         self.evaluate_fn = evaluate_fn  # (model) -> {metric name: value}
 
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
-        if model is None or metrics is None or "eval_loss" not in metrics:
+        if model is None or metrics is None or "eval_loss" not in metrics or not state.is_world_process_zero:
             return control
         scores = self.evaluate_fn(model)
         state.log_history.append({**scores, "step": state.global_step, "epoch": state.epoch})
