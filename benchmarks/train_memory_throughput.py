@@ -10,6 +10,7 @@ Targets (issue 7): at the 0.5B architecture QLoRA peak memory <= 0.4x FFT's; pac
 """
 
 import argparse
+import ctypes
 import json
 import subprocess
 import sys
@@ -56,6 +57,9 @@ def worker(arch: str, method: str, batch: int, seq: int, steps: int, folder: str
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     tokens = torch.randint(0, ARCHS[arch]["vocab_size"], (batch, seq), device=precision.device)
 
+    # Freed memory from loading (bf16 -> fp32 copies, quantisation) stays in the process heap unless handed back;
+    # without this the peak below would count loading leftovers instead of what training needs.
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
     peak = {"rss": rss_gib()}
     stop = threading.Event()
 
@@ -95,8 +99,9 @@ def save_random_model(arch: str, folder: Path) -> None:
     model.save_pretrained(folder)
 
 
-def packing_figures(batch: int, max_length: int) -> dict:
-    """Share of real tokens with padded batches and with packed rows, on the formatted sample data."""
+def packing_figures(batch: int, max_length: int, per_variant: int = 1000) -> dict:
+    """Share of real tokens with padded batches and with packed rows, on the formatted local data
+    (the samples, plus the mined standard-library functions when dataset/mined exists)."""
     from codepeft.data import SAMPLES_DIR, load_examples
     from codepeft.modeling import load_tokenizer
     from codepeft.tasks import TASKS
@@ -105,10 +110,12 @@ def packing_figures(batch: int, max_length: int) -> dict:
 
     model_dir = DEFAULT_OUTPUT if (DEFAULT_OUTPUT / "tokenizer.json").is_file() else build()
     tokenizer = load_tokenizer(str(model_dir))
+    mined = SAMPLES_DIR.parent / "mined"
+    data_dir = f"{SAMPLES_DIR},{mined}" if mined.is_dir() else str(SAMPLES_DIR)
     rows = []
     for task in TASKS.values():
         for variant in task.variants:
-            examples = load_examples(task.name, variant, "train", SAMPLES_DIR)
+            examples = load_examples(task.name, variant, "train", data_dir, sample_size=per_variant)
             rows += tokenize(tokenizer, task.name, variant, examples, max_length).rows
     import random
 
@@ -160,7 +167,7 @@ def main() -> None:
             print(f"{arch:>5} QLoRA/FFT peak memory ratio: {ratio:.2f}"
                   + (" (target <= 0.40 at 0.5b)" if arch == "0.5b" else ""))
     figures = packing_figures(batch=2, max_length=512)
-    print(f"packing ({figures['examples']} formatted sample examples, max length 512): real tokens "
+    print(f"packing ({figures['examples']} formatted training examples, max length 512): real tokens "
           f"{figures['padded_batches_real_share']:.1%} in padded batches of 2, "
           f"{figures['packed_real_share']:.1%} in {figures['packed_rows']} packed rows (target >= 95%)")
 
