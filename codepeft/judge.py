@@ -27,7 +27,7 @@ from typing import Any
 from codepeft.errors import UserError
 from codepeft.io import read_csv, read_json, read_jsonl, write_csv, write_json
 from codepeft.sourcecode import strip_python_docstring
-from codepeft.tasks.base import example_id
+from codepeft.tasks.base import unique_ids
 
 CRITERIA = ("CA", "Conciseness", "Fluency")  # CSV column names
 CRITERION_NAMES = {"CA": "Content adequacy", "Conciseness": "Conciseness", "Fluency": "Fluency"}
@@ -307,14 +307,8 @@ def merged_csv_path(folder: str | Path, model_name: str, method: str) -> Path:
 
 
 def _targets(rows: Sequence[dict[str, Any]], summary_field: str, code_field: str, source: str) -> list[dict[str, str]]:
-    targets, seen = [], set()
-    for number, row in enumerate(rows, start=1):
-        target_id = example_id(row)
-        if not target_id:
-            raise UserError(f"{source} row {number}: no id (fields id, question_id, task_id or _id)")
-        if target_id in seen:
-            raise UserError(f"{source} row {number}: duplicate id {target_id!r}")
-        seen.add(target_id)
+    targets = []
+    for number, (target_id, row) in enumerate(zip(unique_ids(list(rows), source), rows), start=1):
         for field in (summary_field, code_field):
             if not isinstance(row.get(field), (str, type(None))) or field not in row:
                 raise UserError(f"{source} row {number} (id {target_id}): field {field!r} missing or not a string")

@@ -32,7 +32,7 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.io import read_jsonl, require_dir, write_csv, write_json, write_text
-from codepeft.tasks.base import example_id
+from codepeft.tasks.base import unique_ids
 
 CSV_COLUMNS = ("Task ID", "BLEU", "METEOR", "Rouge-L", "chrF", "BERTScore", "SIDE")  # the study's per-instance file
 METRICS = ("BLEU", "METEOR", "Rouge-1", "Rouge-2", "Rouge-L", "chrF", "BERTScore", "SIDE")
@@ -300,15 +300,9 @@ def _versions() -> dict[str, str]:
 def _instances(rows: Sequence[dict[str, Any]], summary_field: str, reference_field: str, code_field: str,
                source: str) -> list[dict[str, Any]]:
     """One record per row (id, prediction, reference, code), checking ids and fields."""
-    instances, seen = [], set()
-    for number, row in enumerate(rows, start=1):
+    instances = []
+    for number, (task_id, row) in enumerate(zip(unique_ids(list(rows), source), rows), start=1):
         where = f"{source} row {number}"
-        task_id = example_id(row)
-        if not task_id:
-            raise UserError(f"{where}: no id (fields id, question_id, task_id or _id)")
-        if task_id in seen:
-            raise UserError(f"{where}: duplicate id {task_id!r}; each instance must appear once")
-        seen.add(task_id)
         for field in (summary_field, reference_field):
             if field not in row:
                 raise UserError(f"{where} (id {task_id}): no field {field!r}; fields present: {', '.join(sorted(row))}")

@@ -78,6 +78,20 @@ def example_id(raw: dict[str, Any]) -> str:
     return ""
 
 
+def unique_ids(rows: list[dict[str, Any]], source: str) -> list[str]:
+    """The id of every row, in order; a UserError names the row that has no id or repeats one."""
+    ids, seen = [], set()
+    for number, row in enumerate(rows, start=1):
+        row_id = example_id(row)
+        if not row_id:
+            raise UserError(f"{source} row {number}: no id (fields id, question_id, task_id or _id)")
+        if row_id in seen:
+            raise UserError(f"{source} row {number}: duplicate id {row_id!r}; each instance must appear once")
+        seen.add(row_id)
+        ids.append(row_id)
+    return ids
+
+
 _ROLE_MARKERS = re.compile(
     r"<\|im_start\|>\s*(?:assistant|user|system)?\s*|<\|im_end\|>|<\|endoftext\|>|</s>|<s>"
 )
