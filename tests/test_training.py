@@ -37,7 +37,7 @@ def read_log(output_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("scope", "method", "extra"), [
-    ("generation", "fft", []), ("generation", "qlora", []),
+    ("generation", "fft", []), ("generation", "qlora", ["--track_emissions"]),
     ("summarization", "fft", []), ("summarization", "qlora", ["--languages", "java"]),
     ("translation", "fft", []), ("translation", "qlora", ["--packing"]),
     ("multitask", "fft", ["--tasks", "generation,translation", "--generation_eval_samples", "1"]),
@@ -60,6 +60,8 @@ def test_each_training_script_trains_and_writes_its_outputs(tiny_model_dir, tmp_
     assert {key.split("/")[0] for key in statistics["train"]} == set(expected_tasks)
     if "--languages" in extra:
         assert list(statistics["train"]) == ["summarization/java"]
+    if "--track_emissions" in extra:  # codecarbon's offline tracker
+        assert config["emissions"]["energy_kwh"] > 0 and (out / "emissions.csv").is_file()
     if "--generation_eval_samples" in extra:  # decoded validation examples scored with the task metric
         last = read_log(out)[-1]
         assert {"eval_generation_python_codebleu", "eval_translation_cs_to_java_codebleu"} <= set(last)
@@ -260,6 +262,13 @@ def test_bad_models_and_finished_runs_are_refused(tiny_model_dir, tmp_path):
     (finished / "run_config.json").write_text('{"status": "finished"}')
     done = run_script("generation/fft_train.py", *quick_args(tiny_model_dir, finished))
     assert done.returncode == 2 and "--overwrite_output_dir" in done.stderr
+
+
+def test_a_hub_model_that_cannot_be_downloaded_points_to_local_models(tmp_path):
+    done = run_script("generation/qlora_train.py", *quick_args("Qwen/Qwen2.5-Coder-0.5B-Instruct", tmp_path / "o"),
+                      env={"HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith("error: cannot load")
+    assert "--base_model_name <local folder>" in done.stderr and "codepeft.tiny_model" in done.stderr
 
 
 def test_an_empty_data_set_after_filtering_is_refused(tiny_model_dir, tmp_path):
