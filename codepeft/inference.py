@@ -133,16 +133,22 @@ def _check_output(output: Path, *inputs: Path) -> Path:
 
 
 # ---- the tasks -----------------------------------------------------------------------------------------------
+def _file_task(task_name: str, language: str, spec: ModelSpec, settings: DecodingSettings, input_file: str | Path,
+               output_file: str | Path):
+    """Checked settings, the output path and the canonical examples of a task read from an input file."""
+    from codepeft.data import read_task_file
+
+    task = get_task(task_name)
+    language = task.check_variant(language)
+    output = _check_output(Path(output_file), Path(input_file))
+    return task, language, spec.check(), settings.check(), output, read_task_file(input_file, task.name, language)
+
+
 def generate_code(spec: ModelSpec, settings: DecodingSettings, input_file: str | Path, output_file: str | Path,
                   language: str, decoder: Any = None) -> list[dict[str, Any]]:
     """CoderEval-style generation: one ``{"_id", "generate_results", ...}`` line per input task."""
-    from codepeft.data import read_task_file
-
-    task = get_task("generation")
-    language = task.check_variant(language)
-    spec, settings = spec.check(), settings.check()
-    output = _check_output(Path(output_file), Path(input_file))
-    examples = read_task_file(input_file, task.name, language)
+    task, language, spec, settings, output, examples = _file_task("generation", language, spec, settings, input_file,
+                                                                  output_file)
 
     def record(position: int, samples: list[Generation]) -> dict[str, Any]:
         return {"_id": examples[position]["id"],
@@ -162,13 +168,8 @@ def summary_csv_path(output_file: str | Path) -> Path:
 def summarize(spec: ModelSpec, settings: DecodingSettings, input_jsonl: str | Path, output_file: str | Path,
               language: str, decoder: Any = None) -> list[dict[str, Any]]:
     """Summaries: each input line with ``generated_summary`` added, written as JSONL and CSV."""
-    from codepeft.data import read_task_file
-
-    task = get_task("summarization")
-    language = task.check_variant(language)
-    spec, settings = spec.check(), settings.check()
-    output = _check_output(Path(output_file), Path(input_jsonl))
-    examples = read_task_file(input_jsonl, task.name, language)
+    task, language, spec, settings, output, examples = _file_task("summarization", language, spec, settings,
+                                                                  input_jsonl, output_file)
     raws = read_jsonl(input_jsonl)
 
     def record(position: int, samples: list[Generation]) -> dict[str, Any]:
