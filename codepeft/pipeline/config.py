@@ -110,11 +110,10 @@ def resolve_model(entry: str) -> str:
     return resolve_model_name(entry)
 
 
-def _resolve(path: str | None, base: Path) -> str | None:
-    """A path from the config: absolute, or relative to the repository root."""
-    if path is None:
-        return None
-    return str(Path(path) if Path(path).is_absolute() else base / path)
+def repo_path(path: Path | str) -> Path:
+    """A path from the config (relative to the repository root) as an absolute path."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -174,7 +173,7 @@ def load_experiment(path: str | Path) -> Experiment:
         inference=_check_keys(raw.get("inference"), ("max_new_tokens", "batch_size", "num_samples", "temperature",
                                                     "top_p", "seed"), f"{path}: inference"),
         evaluation=evaluation, quality=quality, stats=stats, slurm=slurm,
-        output_root=Path(_resolve(raw.get("output_root", "results"), REPO_ROOT)),
+        output_root=repo_path(raw.get("output_root", "results")),
     )
     return experiment
 
@@ -183,7 +182,7 @@ def _data_dirs(value: str | None) -> str | None:
     """Comma-separated data folders, resolved against the repository; of several, missing ones are left out."""
     if not value:
         return None
-    folders = [_resolve(part.strip(), REPO_ROOT) for part in str(value).split(",") if part.strip()]
+    folders = [str(repo_path(part.strip())) for part in str(value).split(",") if part.strip()]
     present = [f for f in folders if Path(f).is_dir()]
     for folder in folders:
         if folder not in present and len(folders) > 1:

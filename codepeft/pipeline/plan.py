@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from codepeft.pipeline.config import REPO_ROOT, Experiment, Method
+from codepeft.pipeline.config import REPO_ROOT, Experiment, Method, repo_path
 
 PYTHON = "python"  # replaced by the running interpreter locally; the job's environment provides it on SLURM
 LANGUAGE_EXTENSIONS = {"python": "py", "java": "java", "cs": "cs"}
@@ -42,12 +42,6 @@ def rel(path: Path | str) -> str:
         return str(path.relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
-
-
-def repo_path(path: Path | str) -> Path:
-    """A path from the config (relative to the repository root) as an absolute path."""
-    path = Path(path)
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def flags(options: dict[str, Any]) -> list[str]:

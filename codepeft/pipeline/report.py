@@ -88,14 +88,14 @@ def plot(rows: list[dict[str, Any]], folder: Path, note: str) -> list[Path]:
             groups[(kind, r["task"], r["language"])].append(r)
     for (kind, task, language), items in sorted(groups.items()):
         metrics = list(dict.fromkeys(r["metric"] for r in items))
-        configs = sorted({f"{r['model']}_{r['method']}" for r in items})
+        by_key = {(r["metric"], f"{r['model']}_{r['method']}"): r for r in items}
+        configs = sorted({config for _, config in by_key})
         fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(metrics) * max(1, len(configs)) / 2), 4.5))
         width = 0.8 / len(configs)
         for i, config in enumerate(configs):
-            means = [next((r["mean"] for r in items if r["metric"] == m and f"{r['model']}_{r['method']}" == config),
-                          0) for m in metrics]
-            errors = [next(((r["std"] or 0) / math.sqrt(r["n"]) for r in items if r["metric"] == m and
-                            f"{r['model']}_{r['method']}" == config), 0) for m in metrics]
+            found = [by_key.get((m, config)) for m in metrics]
+            means = [r["mean"] if r else 0 for r in found]
+            errors = [(r["std"] or 0) / math.sqrt(r["n"]) if r else 0 for r in found]
             ax.bar([x + i * width for x in range(len(metrics))], means, width, yerr=errors, capsize=2, label=config)
         ax.set_xticks([x + width * (len(configs) - 1) / 2 for x in range(len(metrics))])
         ax.set_xticklabels(metrics, rotation=30, ha="right", fontsize=8)
