@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 from codepeft.execution.benchmarks import Problem
 from codepeft.execution.python_runner import run_python_sample
@@ -22,7 +23,9 @@ CORRECT = "def f():\n    return 1\n"
 @pytest.fixture(params=["auto", "rlimits"])
 def sandbox(request, tmp_path) -> Sandbox:
     """The best sandbox this machine allows, and the fallback without bubblewrap."""
-    return Sandbox(use_bwrap=False if request.param == "rlimits" else None, temp_root=tmp_path / "boxes")
+    box = Sandbox(use_bwrap=False if request.param == "rlimits" else None, temp_root=tmp_path / "boxes")
+    box.variant = request.param
+    return box
 
 
 def _our_strays(root: Path) -> list[int]:
@@ -54,10 +57,13 @@ def _run(sandbox: Sandbox, sample: str, timeout: float = TIMEOUT):
 
 
 def _needs(sandbox: Sandbox, bwrap: bool = False, uid_or_user: bool = False) -> None:
-    if bwrap and not sandbox.use_bwrap:
-        pytest.skip("only bubblewrap isolates the file system and network")
-    if uid_or_user and not sandbox.separate_uid and os.geteuid() == 0:
-        pytest.skip("the process limit cannot hold for root without a separate uid")
+    if sandbox.variant == "rlimits" and ((bwrap and not sandbox.use_bwrap) or (uid_or_user and not sandbox.separate_uid)):
+        pytest.skip("the deliberate fallback without bubblewrap lacks this isolation (tested on the 'auto' sandbox)")
+    if bwrap:
+        require(sandbox.use_bwrap, "only bubblewrap isolates the file system and network (make system-deps)")
+    if uid_or_user:
+        require(sandbox.separate_uid or os.geteuid() != 0,
+                "the process limit cannot hold for root without a separate uid")
 
 
 def test_correct_sample_passes(sandbox):

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO, reference_file
 
 from codepeft.data import SAMPLES_DIR, load_examples
 from codepeft.errors import UserError
 from codepeft.generation import DecodingSettings, HFDecoder
 from codepeft.inference import ModelSpec, generate_code, run_inference, script_main
-
-torch = pytest.importorskip("torch")
 
 MAX_NEW = ["--max_new_tokens", "12"]
 
@@ -260,7 +259,6 @@ def test_translation_writes_predictions_and_one_file_per_prediction(fft_model_di
 
 
 def test_translation_scores_codebleu(fft_model_dir, tmp_path):
-    pytest.importorskip("codepeft.metrics.codebleu", reason="the CodeBLEU module (evaluation issue) has not landed")
     script_main("translation", "fft", argv=["--model_path", str(fft_model_dir), "--direction", "java_to_cs",
                                             "--output_dir", str(tmp_path), "--data_dir", str(SAMPLES_DIR),
                                             "--max_samples", "2", *MAX_NEW])

@@ -8,8 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-from conftest import reference_file
+from conftest import reference_file, require
 
 from codepeft.quality import analyse_folder
 from codepeft.quality.csharp_tool import analyse_csharp, maintainability_index
@@ -29,9 +28,9 @@ def test_modern_csharp_parses_cleanly():
     assert result["Cyclomatic_Complexity"] == 4 and result["Lines_of_Code"] == 11
 
 
-@pytest.mark.skipif(shutil.which("mcs") is None, reason="Mono's mcs is not installed (apt-get install mono-mcs)")
 def test_mono_misparses_the_same_file(tmp_path):
     """Why Mono is not used: its parser stops at C# 7.2 and reports errors in valid C# 8."""
+    require(shutil.which("mcs") is not None, "Mono's mcs is not installed (make system-deps)")
     done = subprocess.run(["mcs", "--parse", str(FIXTURES / "switch_expression.cs")], capture_output=True, text=True)
     assert done.returncode != 0 and "error CS" in done.stdout + done.stderr
 

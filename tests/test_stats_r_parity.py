@@ -6,7 +6,6 @@ where a missing Rscript is a failure.
 
 import csv
 import math
-import os
 import random
 import shutil
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, reference_file, run_script
+from conftest import REPO, reference_file, require, run_script
 
 from codepeft.comparisons import load_config, r_command, run_config, write_manifest, write_results_csv
 
@@ -24,11 +23,8 @@ NUMERIC = ("p_value", "p_adjusted", "cliffs_delta", "odds_ratio")
 @pytest.fixture(scope="module")
 def rscript() -> str:
     path = shutil.which("Rscript")
-    if path is None:
-        message = "Rscript not found: install Debian's r-base-core (make system-deps) to run the R parity tests"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {message}")
-        pytest.skip(message)
+    require(path is not None,
+            "Rscript not found: install Debian's r-base-core (make system-deps) to run the R parity tests")
     return path
 
 

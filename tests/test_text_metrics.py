@@ -8,7 +8,7 @@ import os
 import stat
 
 import pytest
-from conftest import reference_file, run_script
+from conftest import reference_file, require, run_script
 
 from codepeft.errors import UserError
 from codepeft.metrics import text
@@ -59,8 +59,8 @@ def test_words_split_sentences_without_punkt():
 # ---- WordNet and METEOR ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def built_wordnet(tmp_path_factory):
-    if not all((wn.DEBIAN_WORDNET_DIR / name).is_file() for name in wn.DATABASE_FILES):
-        pytest.skip("Debian's wordnet-base and wordnet-sense-index are not installed (make system-deps)")
+    require(all((wn.DEBIAN_WORDNET_DIR / name).is_file() for name in wn.DATABASE_FILES),
+            "Debian's wordnet-base and wordnet-sense-index are not installed (make system-deps)")
     target = tmp_path_factory.mktemp("nltk") / "nltk_data"
     folder = wn.build(target)
     reader, provenance = wn.load_wordnet(target, auto_build=False)
