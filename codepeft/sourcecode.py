@@ -1,7 +1,10 @@
-"""Small, dependency-free helpers that take functions apart: signature, docstring, first sentence.
+"""Small helpers that take code apart: signature, docstring, first sentence, tree-sitter parse trees.
 
 Used to derive the generation data set from code-to-text ("Summary: ... Signature: ..." -> function),
-to strip docstrings from code to be summarised, and by the Python function miner.
+to strip docstrings from code to be summarised, by the Python function miner, by answer extraction
+(``codepeft.tasks.extraction``) and by the Java/C# wrapping decision (``codepeft.wrapping``). The
+tree-sitter grammars are the ones pinned in requirements.txt for CodeBLEU (tree-sitter-java 0.21.0,
+tree-sitter-c-sharp 0.21.3); they are imported on first use.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import ast
 import io
 import re
 import tokenize
+from functools import cache
 
 _JAVADOC = re.compile(r"/\*\*(.*?)\*/", re.DOTALL)
 
@@ -107,3 +111,40 @@ def python_tokens(code: str) -> list[str]:
         return [tok.string for tok in tokenize.generate_tokens(io.StringIO(code).readline) if tok.type not in skip]
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return code.split()
+
+
+TREE_SITTER_LANGUAGES = ("java", "csharp")
+
+
+@cache
+def parser(language: str):
+    """A tree-sitter ``Parser`` for ``java`` or ``csharp``; ValueError for any other language."""
+    from tree_sitter import Language, Parser
+
+    if language == "java":
+        import tree_sitter_java as grammar
+    elif language == "csharp":
+        import tree_sitter_c_sharp as grammar
+    else:
+        raise ValueError(f"no tree-sitter grammar for {language!r}; known: {', '.join(TREE_SITTER_LANGUAGES)}")
+    return Parser(Language(grammar.language()))
+
+
+def count_syntax_errors(node) -> tuple[int, int]:
+    """``(ERROR nodes, MISSING nodes)`` in a tree-sitter tree (iterative: deep trees do not recurse)."""
+    errors = missing = 0
+    cursor_stack = [node]
+    while cursor_stack:
+        current = cursor_stack.pop()
+        if current.is_error:
+            errors += 1
+        elif current.is_missing:
+            missing += 1
+        if current.has_error:
+            cursor_stack.extend(current.children)
+    return errors, missing
+
+
+def syntax_errors(text: str, language: str) -> int:
+    """ERROR plus MISSING nodes in ``text`` parsed as it is (0: tree-sitter reads it cleanly)."""
+    return sum(count_syntax_errors(parser(language).parse(text.encode("utf-8")).root_node))

@@ -1,17 +1,32 @@
-"""Make model output files readable by Java and C# analysers: wrap bare methods, lay out one-line code.
+"""The one place that decides whether Java/C# code is a compilation unit or bare members, and wraps it.
 
-Code models answer with a bare method; PMD, Checkstyle, SonarQube and tree-sitter-based tools need a
-compilation unit. ``wrap_directory`` writes each ``*.java`` / ``*.cs`` file of a folder into another
-folder, the bare members wrapped in a class (``codepeft.quality.wrapping.wrap_bare_members``, the one
-implementation the quality analysers use too); a file that already declares a class, interface, enum or
-record, or holds only comments, is copied as it is.
+Code models answer with a bare method, often next to helper types, imports and fields. javac, PMD,
+Checkstyle, SonarQube and tree-sitter-based tools need a compilation unit. :func:`layout` decides with
+the pinned tree-sitter grammar (not with regular expressions, which mistake a helper ``class`` next
+to a bare method for a complete file):
+
+* ``"unit"``: only type declarations (plus package/imports/usings/comments) at top level: left alone;
+* ``"members"``: a top-level method, field or statement, alone or next to helper types: everything
+  after the imports is wrapped *together* in one class (helper types become nested members; a Java
+  helper ``class`` becomes ``static``, as a top-level class has no enclosing instance), and
+  imports/usings that follow a member are hoisted above the class;
+* ``"empty"``: nothing but comments, package, imports or usings.
+
+:func:`wrap_bare_members` is used by execution (``codepeft.execution.java_runner``), by the quality
+analysers (PMD, Checkstyle, the C# tool) and by the wrapping scripts (:func:`wrap_directory`). The
+wrapper adds exactly two lines, a class header before the first member and a closing brace at the end;
+every other line keeps its content (except a hoisted import, which moves above the header, and the
+``static`` inserted into a Java helper class's header), and :class:`Wrapped` maps lines back so that
+analysers drop what tools report on the wrapper's lines (e.g. "missing class Javadoc"). The quality
+wrapper is ``public final class CodepeftWrapper``: public so that public members are not "public in a
+non-public type", final so that extensibility rules (DesignForExtension) have nothing to say.
 
 Differences from the study's wrapper scripts, on purpose: the class is named after the file where that
 is a valid identifier (``translation_3.java`` holds ``public final class translation_3``, so javac and
 Checkstyle's OuterTypeFilename accept it; CoderEval ids start with a digit and get a ``Generated_``
 prefix, as in the study); no ``import java.util.*;`` is added (Checkstyle's AvoidStarImport and PMD's
-UnnecessaryImport would then report a line the model did not write); files that already declare a type
-are not wrapped a second time.
+UnnecessaryImport would then report a line the model did not write); files that already declare only
+types are not wrapped a second time.
 
 ``layout_one_line`` puts CodeXGLUE-style one-line code (``void f ( ) { a ( ) ; }``) on several lines,
 like the study's ``format_code`` but without breaking string literals or ``for (;;)`` headers.
@@ -23,10 +38,151 @@ import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from codepeft.errors import UserError
 from codepeft.io import require_dir, write_text
-from codepeft.quality.wrapping import WRAPPER_CLASS, wrap_bare_members
+from codepeft.sourcecode import parser
+
+WRAPPER_CLASS = "CodepeftWrapper"
+LANGUAGES = ("java", "csharp")
+
+# Top-level nodes that are complete type declarations, per tree-sitter grammar.
+_TYPE_DECLARATIONS = {
+    "java": {"class_declaration", "interface_declaration", "enum_declaration", "record_declaration",
+             "annotation_type_declaration", "module_declaration"},
+    "csharp": {"class_declaration", "struct_declaration", "interface_declaration", "enum_declaration",
+               "record_declaration", "record_struct_declaration", "delegate_declaration",
+               "namespace_declaration", "file_scoped_namespace_declaration"},
+}
+# Top-level declarations that stay above the wrapper class.
+_PREAMBLE = {
+    "java": {"package_declaration", "import_declaration"},
+    "csharp": {"using_directive", "extern_alias_directive"},
+}
+# Top-level nodes that are class members written without their class.
+_MEMBERS = {
+    "java": {"method_declaration", "constructor_declaration", "field_declaration", "local_variable_declaration"},
+    "csharp": {"global_statement"},
+}
+
+Layout = Literal["unit", "members", "empty"]
+
+
+def _check_language(language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(f"wrapping knows {', '.join(LANGUAGES)}, not {language!r}")
+
+
+def _layout_of(children, language: str) -> Layout:
+    kinds = [child.type for child in children]
+    code = [kind for kind in kinds if kind not in _PREAMBLE[language] and not kind.endswith("comment")]
+    if not code:
+        return "empty"
+    if any(kind in _MEMBERS[language] for kind in code):
+        return "members"
+    return "unit" if any(kind in _TYPE_DECLARATIONS[language] for kind in code) else "members"
+
+
+def layout(text: str, language: str) -> Layout:
+    """``"unit"``, ``"members"`` or ``"empty"`` for Java/C# ``text`` (see the module docstring).
+
+    ``language`` is ``java`` or ``csharp``. A file with type declarations and only unparsable debris
+    besides them (an extra ``}``) is a (broken) ``"unit"``: wrapping would not repair it.
+    """
+    _check_language(language)
+    return _layout_of(parser(language).parse(text.encode("utf-8")).root_node.children, language)
+
+
+def public_type_name(text: str, language: str) -> str | None:
+    """The name of the first top-level type declared ``public`` in ``text``, or None."""
+    _check_language(language)
+    for child in parser(language).parse(text.encode("utf-8")).root_node.children:
+        if child.type not in _TYPE_DECLARATIONS[language] or child.child_by_field_name("name") is None:
+            continue
+        modifiers = [grand for grand in child.children if grand.type in ("modifiers", "modifier")]
+        if any(token.type == "public" for node in modifiers for token in node.children):
+            return child.child_by_field_name("name").text.decode("utf-8")
+    return None
+
+
+@dataclass(frozen=True)
+class Wrapped:
+    """The wrapped text, where its two added lines are (1-based) and where every line came from.
+
+    ``line_map[i]`` is the original 1-based line of wrapped line ``i + 1`` (None for the wrapper's lines).
+    """
+
+    text: str
+    header_line: int
+    footer_line: int
+    line_map: tuple[int | None, ...]
+
+    def original_line(self, line: int) -> int | None:
+        """The line in the original file, or None for the wrapper's own two lines (or a line out of range)."""
+        return self.line_map[line - 1] if 1 <= line <= len(self.line_map) else None
+
+
+def _static_helper_classes(source: bytes, body) -> bytes:
+    """Java: ``static`` before ``class`` in top-level helper classes, which become nested in the wrapper."""
+    inserts = []
+    for node in body:
+        if node.type != "class_declaration":
+            continue
+        modifiers = next((child for child in node.children if child.type == "modifiers"), None)
+        if modifiers is not None and any(child.type == "static" for child in modifiers.children):
+            continue
+        keyword = next(child for child in node.children if child.type == "class")
+        inserts.append(keyword.start_byte)
+    for offset in reversed(inserts):
+        source = source[:offset] + b"static " + source[offset:]
+    return source
+
+
+def wrap_bare_members(text: str, language: str, class_name: str = WRAPPER_CLASS,
+                      modifiers: str | None = None) -> Wrapped | None:
+    """Wrap ``text`` in class ``class_name`` when its :func:`layout` is ``"members"``; None otherwise.
+
+    ``modifiers`` of the class default to ``public final`` (Java) and none (C#). None is also returned
+    when an import/using shares a line with a member (the lines could not be kept apart).
+    """
+    _check_language(language)
+    source = text.encode("utf-8")
+    children = parser(language).parse(source).root_node.children
+    if _layout_of(children, language) != "members":
+        return None
+    preamble = _PREAMBLE[language]
+    first = next(i for i, child in enumerate(children)
+                 if child.type not in preamble and not child.type.endswith("comment"))
+    last_early = max((i for i in range(first) if children[i].type in preamble), default=-1)
+    body = children[last_early + 1:]
+    first_row = body[0].start_point[0]
+    if last_early >= 0 and children[last_early].end_point[0] >= first_row:  # an import and a member share a line
+        return None
+    late_rows: set[int] = set()
+    for node in body:
+        if node.type in preamble:
+            rows = set(range(node.start_point[0], node.end_point[0] + 1))
+            if any(other is not node and set(range(other.start_point[0], other.end_point[0] + 1)) & rows
+                   for other in body):
+                return None
+            late_rows |= rows
+    if language == "java":
+        source = _static_helper_classes(source, body)
+    lines = source.decode("utf-8").splitlines(keepends=True)
+    footer = "}\n"
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += "\n"
+        footer = "}"  # keep "no newline at end of file" as it was
+    if modifiers is None:
+        modifiers = "public final" if language == "java" else ""
+    header = f"{modifiers} class {class_name} {{\n".lstrip()
+    head = list(range(first_row)) + sorted(late_rows)
+    rest = [row for row in range(first_row, len(lines)) if row not in late_rows]
+    line_map = tuple([row + 1 for row in head] + [None] + [row + 1 for row in rest] + [None])
+    wrapped = "".join(lines[row] for row in head) + header + "".join(lines[row] for row in rest) + footer
+    return Wrapped(wrapped, header_line=len(head) + 1, footer_line=len(line_map), line_map=line_map)
+
 
 EXTENSIONS = {"java": ".java", "csharp": ".cs"}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -40,13 +196,8 @@ def class_name_for(stem: str) -> str:
 
 def wrap_source(text: str, language: str, class_name: str = WRAPPER_CLASS) -> str:
     """``text`` with its bare members inside class ``class_name``; unchanged when it needs no class."""
-    wrapped = wrap_bare_members(text, language)
-    if wrapped is None:
-        return text
-    lines = wrapped.text.splitlines(keepends=True)
-    header = wrapped.header_line - 1
-    lines[header] = lines[header].replace(f"class {WRAPPER_CLASS} ", f"class {class_name} ", 1)
-    return "".join(lines)
+    wrapped = wrap_bare_members(text, language, class_name)
+    return text if wrapped is None else wrapped.text
 
 
 @dataclass(frozen=True)
@@ -87,7 +238,7 @@ def wrap_main(language: str, description: str) -> None:
     args = parser.parse_args()
     report = wrap_directory(args.input_dir, args.output_dir, language)
     print(f"{report.total} files written to {args.output_dir}: {report.wrapped} wrapped in a class, "
-          f"{report.unchanged} left as they were (they already declare a type, or hold no code)")
+          f"{report.unchanged} left as they were (they declare only types, or hold no code)")
 
 
 # ---- laying out one-line code -------------------------------------------------------------------------

@@ -1,12 +1,23 @@
 """Wrapping bare Java and C# methods in a class, and laying out one-line code, checked with tree-sitter."""
 
+import csv
 import json
+import shutil
 
 import pytest
-from conftest import reference_file, run_script
+from conftest import REPO, reference_file, require, run_script
 
-from codepeft.quality.wrapping import count_syntax_errors, parser
-from codepeft.wrapping import class_name_for, layout_one_line, wrap_source
+from codepeft.errors import UserError
+from codepeft.execution.benchmarks import load_benchmark
+from codepeft.execution.java_runner import run_java_sample, solution_source
+from codepeft.execution.sandbox import Sandbox
+from codepeft.quality import analyse_folder
+from codepeft.quality.csharp_tool import analyse_csharp
+from codepeft.quality.pmd_tool import pmd_home
+from codepeft.sourcecode import count_syntax_errors, parser
+from codepeft.wrapping import class_name_for, layout, layout_one_line, wrap_bare_members, wrap_source
+
+BENCHMARK = REPO / "dataset" / "benchmarks" / "mini_python_java.jsonl"
 
 
 def syntax_errors(text: str, language: str) -> tuple[int, int]:
@@ -95,3 +106,103 @@ def test_wrapping_an_empty_folder_is_a_user_error(tmp_path):
     result = run_script("translation/wrap_csharp_methods.py", "--input_dir", str(tmp_path), "--output_dir",
                         str(tmp_path / "out"))
     assert result.returncode == 2 and "no .cs files to wrap" in result.stderr
+
+
+# ---- the one wrapping decision (issue 11, item 2): bare members next to helper types ----------------------
+HELPER_JAVA = """import java.util.List;
+
+public boolean isPrime(int n) {
+    return n >= 2 && Helper.smallestDivisor(n) == n;
+}
+
+private static class Helper {
+    static int smallestDivisor(int n) {
+        for (int d = 2; (long) d * d <= n; d++) {
+            if (n % d == 0) {
+                return d;
+            }
+        }
+        return n;
+    }
+}
+"""
+HELPER_CSHARP = """using System;
+
+public static int Largest(int[] values) {
+    return new Tracker(values).Max;
+}
+
+private class Tracker {
+    public int Max { get; }
+    public Tracker(int[] values) { Max = values.Length == 0 ? 0 : values[0]; foreach (var v in values) Max = Math.Max(Max, v); }
+}
+"""
+
+
+@pytest.mark.parametrize(("text", "language", "expected"), [
+    (HELPER_JAVA, "java", "members"),
+    ("class Helper {}\npublic int f() { return 1; }\n", "java", "members"),
+    ("static final int LIMIT = 3;\n", "java", "members"),
+    ("@Override\npublic String toString() { return \"\"; }\n", "java", "members"),
+    ("package a;\nimport java.util.List;\npublic class A { int f() { return 1; } }\nclass B {}\n", "java", "unit"),
+    ("public interface I { void f(); }\n", "java", "unit"),
+    ("import java.util.List;\n// nothing else\n", "java", "empty"),
+    (HELPER_CSHARP, "csharp", "members"),
+    ("public int F() => 1;\n", "csharp", "members"),
+    ("using System;\nnamespace N { class C { } }\n", "csharp", "unit"),
+    ("using System;\n", "csharp", "empty"),
+])
+def test_layout_is_decided_by_the_parser(text, language, expected):
+    assert layout(text, language) == expected
+
+
+def test_helper_types_are_wrapped_with_the_method_and_imports_are_hoisted():
+    text = "public int f() { return new Counter().next(); }\nimport java.util.List;\nclass Counter { int n; int next() { return ++n; } }\n"
+    wrapped = wrap_bare_members(text, "java")
+    assert wrapped.text == ("import java.util.List;\npublic final class CodepeftWrapper {\n"
+                            "public int f() { return new Counter().next(); }\n"
+                            "static class Counter { int n; int next() { return ++n; } }\n}\n")
+    assert wrapped.line_map == (2, None, 1, 3, None) and wrapped.header_line == 2 and wrapped.footer_line == 5
+    assert [wrapped.original_line(n) for n in range(1, 6)] == [2, None, 1, 3, None]
+    for sample, language in ((HELPER_JAVA, "java"), (HELPER_CSHARP, "csharp")):
+        result = wrap_source(sample, language, "Generated_1")
+        assert syntax_errors(result, language) == (0, 0), result
+        assert result.count("class Generated_1 {") == 1
+
+
+def test_execution_wraps_a_method_with_its_helper_class():
+    name, source = solution_source(HELPER_JAVA)
+    assert name == "Solution.java"
+    assert source.startswith("import java.util.List;\n\npublic class Solution {\n")
+    assert syntax_errors(source, "java") == (0, 0)
+
+
+def test_a_method_with_a_helper_class_passes_in_the_java_runner(tmp_path):
+    """Before: the regex saw ``class`` and compiled the bare method as it was: compile_error."""
+    require(shutil.which("javac") is not None, "javac is not installed (make system-deps)")
+    problem = load_benchmark(BENCHMARK)["mini/java/2"]
+    sandbox = Sandbox(temp_root=tmp_path)
+    assert run_java_sample(sandbox, problem, HELPER_JAVA).status == "passed"
+    wrong = HELPER_JAVA.replace("return n >= 2 &&", "return n >= 0 &&")  # 0 and 1 called prime
+    assert run_java_sample(sandbox, problem, wrong).status == "failed"
+
+
+@pytest.mark.slow
+def test_pmd_and_checkstyle_analyse_a_method_with_a_helper_class(tmp_path):
+    try:
+        pmd_home()
+    except UserError as err:
+        require(False, str(err))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "helper.java").write_text(HELPER_JAVA, encoding="utf-8")
+    for tool in ("pmd", "checkstyle"):
+        csv_path = analyse_folder(tool, folder, tmp_path / "out", jobs=1, quiet=True)
+        with open(csv_path, encoding="utf-8", newline="") as handle:
+            row = next(csv.DictReader(handle))
+        assert row["status"] == "wrapped", (tool, row)
+
+
+def test_the_csharp_tool_reads_a_method_with_a_helper_class():
+    values, _ = analyse_csharp(HELPER_CSHARP)
+    assert values["Syntax_Errors"] == 0 and values["Cyclomatic_Complexity"] >= 2

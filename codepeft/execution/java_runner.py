@@ -1,8 +1,9 @@
 """Compile and run one Java sample against a ``Main`` test class in the sandbox (javac, then java).
 
 The sample is the solution: a complete type declaration (saved under its public class's name, else
-as ``Solution.java``), or a bare method, which is wrapped into ``public class Solution { ... }``
-with its ``import`` lines hoisted above. A ``package`` line is dropped: everything compiles in the
+as ``Solution.java``), or bare members (methods, fields, helper types next to them), which are wrapped
+into ``public class Solution { ... }`` with their ``import`` lines above (``codepeft.wrapping``, the
+decision shared with the quality analysers). A ``package`` line is dropped: everything compiles in the
 default package. The problem's ``test`` is class ``Main``; its ``main`` must return normally on
 success and exit non-zero (or throw) on failure. A harness class calls ``Main.main`` and then writes
 the run's nonce, so ``System.exit(0)`` from the sample does not count as passing.
@@ -23,6 +24,7 @@ from codepeft.errors import UserError
 from codepeft.execution.benchmarks import Problem
 from codepeft.execution.outcome import SampleOutcome, judge, new_nonce, tail
 from codepeft.execution.sandbox import Limits, Sandbox
+from codepeft.wrapping import public_type_name, wrap_bare_members
 
 HARNESS_CLASS = "CodepeftHarness"
 JVM_OPTIONS = ["-Xmx256m", "-Xss4m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
@@ -47,27 +49,18 @@ public class {HARNESS_CLASS} {{
 }}
 """
 
-_TYPE_DECLARATION = re.compile(
-    r"^(?:@\w+(?:\([^)]*\))?\s+)*(?:(?:public|protected|private|abstract|final|static|sealed|non-sealed|strictfp)\s+)*"
-    r"(class|interface|enum|record)\s+(\w+)", re.MULTILINE)
-_PUBLIC_TYPE = re.compile(r"^(?:(?:abstract|final|sealed|non-sealed|strictfp)\s+)*public\s+"
-                          r"(?:(?:abstract|final|static|sealed|non-sealed|strictfp)\s+)*(?:class|interface|enum|record)\s+(\w+)",
-                          re.MULTILINE)
 _PACKAGE = re.compile(r"^\s*package\s+[\w.]+\s*;\s*$", re.MULTILINE)
-_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
 
 
 def solution_source(sample: str) -> tuple[str, str]:
-    """``(file name, source)`` for a Java sample: wrapped into class Solution unless it declares a type."""
+    """``(file name, source)`` for a Java sample: bare members (also next to helper types) wrapped into
+    ``public class Solution`` by the shared decision :func:`codepeft.wrapping.wrap_bare_members`; a
+    compilation unit is saved under its public type's name (``Solution.java`` when none is public)."""
     code = _PACKAGE.sub("", textwrap.dedent(sample))
-    if _TYPE_DECLARATION.search(code):
-        public = _PUBLIC_TYPE.search(code)
-        return f"{public.group(1) if public else 'Solution'}.java", code
-    lines = code.splitlines()
-    imports = [line.strip() for line in lines if _IMPORT.match(line)]
-    body = [line for line in lines if not _IMPORT.match(line)]
-    wrapped = "\n".join(imports) + "\n\npublic class Solution {\n" + textwrap.indent("\n".join(body), "    ") + "\n}\n"
-    return "Solution.java", wrapped
+    wrapped = wrap_bare_members(code, "java", class_name="Solution", modifiers="public")
+    if wrapped is not None:
+        return "Solution.java", wrapped.text
+    return f"{public_type_name(code, 'java') or 'Solution'}.java", code
 
 
 def java_tools() -> tuple[str, str]:
