@@ -8,7 +8,6 @@ with the task's ``from_raw``, so prompts never see a raw format.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from codepeft.errors import UserError
@@ -63,7 +62,7 @@ class Task:
 
     # ---- answers --------------------------------------------------------------------------
     def extract_answer(self, text: str, variant: str) -> str:
-        """Pull the answer out of generated text (the assistant turn only)."""
+        """Pull the answer out of generated text (the assistant turn only); see ``codepeft.tasks.extraction``."""
         raise NotImplementedError
 
 
@@ -90,49 +89,3 @@ def unique_ids(rows: list[dict[str, Any]], source: str) -> list[str]:
         seen.add(row_id)
         ids.append(row_id)
     return ids
-
-
-_ROLE_MARKERS = re.compile(
-    r"<\|im_start\|>\s*(?:assistant|user|system)?\s*|<\|im_end\|>|<\|endoftext\|>|</s>|<s>"
-)
-_LEADING_ROLE = re.compile(r"^\s*(?:assistant|Assistant|ASSISTANT)\s*:\s*")
-_NEXT_TURN = re.compile(r"(?:^|\n)\s*(?:<\|im_start\|>|Human:|User:|USER:|### (?:Instruction|Human))")
-_FENCE = re.compile(r"```[ \t]*([\w#+.-]*)[ \t]*\n(.*?)(?:\n[ \t]*```|\Z)", re.DOTALL)
-
-
-def strip_chat_markup(text: str) -> str:
-    """Cut ``text`` at the start of a next turn and drop stray role markers and special tokens."""
-    text = text.replace("\r\n", "\n")
-    if (turn := _NEXT_TURN.search(text)) and turn.start() > 0:
-        text = text[: turn.start()]
-    text = _ROLE_MARKERS.sub("", text)
-    return _LEADING_ROLE.sub("", text).strip("\n")
-
-
-def first_code_block(text: str, languages: tuple[str, ...]) -> str | None:
-    """The first fenced block whose tag is one of ``languages`` (or untagged); else the first block."""
-    blocks = _FENCE.findall(text)
-    if not blocks:
-        return None
-    for tag, body in blocks:
-        if not tag or tag.lower() in languages:
-            return body
-    return blocks[0][1]
-
-
-_CHATTER = re.compile(
-    r"\n\s*\n(?:Explanation|This (?:code|function|method|implementation|solution)|Note|In this|Here,|The above|"
-    r"Example usage|Usage|Output)\b.*",
-    re.DOTALL,
-)
-_PREAMBLE = re.compile(r"^(?:Here(?:'s| is)|Sure|Certainly|Below is)[^\n]*:\s*\n", re.IGNORECASE)
-
-
-def extract_code(text: str, languages: tuple[str, ...]) -> str:
-    """Code from a model reply: the fenced block if any, else the text without preamble and chatter."""
-    text = strip_chat_markup(text)
-    block = first_code_block(text, languages)
-    if block is not None:
-        return block.strip("\n")
-    text = _PREAMBLE.sub("", text.lstrip())
-    return _CHATTER.sub("", text).strip("\n")

@@ -15,7 +15,8 @@ from typing import Any
 
 from codepeft import sourcecode
 from codepeft.errors import UserError
-from codepeft.tasks.base import Task, example_id, extract_code
+from codepeft.tasks.base import Task, example_id
+from codepeft.tasks.extraction import python_answer, tree_sitter_answer
 
 _SYSTEM = "You are an expert {lang} developer. Generate complete and efficient {lang} code based on the given specifications."
 _PREPARED = re.compile(r"Summary:\s*(.*?)\s*Signature:\s*(.*)\Z", re.DOTALL)
@@ -55,9 +56,13 @@ class GenerationTask(Task):
         return {"id": example_id(raw), "language": language, "summary": " ".join(str(summary).split()),
                 "signature": str(signature).strip(), "code": code}
 
-    def extract_answer(self, text: str, variant: str) -> str:
-        tags = ("python", "py", "python3") if variant == "python" else ("java",)
-        return extract_code(text, tags)
+    def extract_answer(self, text: str, variant: str, entry_point: str | None = None) -> str:
+        """The function in a reply. Python: imports plus ``entry_point`` (the function the signature
+        names; when None, the definitions nothing else uses) and what it uses; Java: the code blocks
+        without example usage, or the unfenced code without the prose around it."""
+        if self.check_variant(variant) == "python":
+            return python_answer(text, entry_point)
+        return tree_sitter_answer(text, "java", ("java",))
 
 
 def _split_prompt(prompt: str, language: str) -> tuple[str, str]:

@@ -8,12 +8,12 @@ never in the prompt (CodeXGLUE's raw ``code`` and CoderEval's Python code both c
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from codepeft import sourcecode
 from codepeft.errors import UserError
-from codepeft.tasks.base import Task, example_id, strip_chat_markup
+from codepeft.tasks.base import Task, example_id
+from codepeft.tasks.extraction import summary_answer
 
 _SYSTEM = "You are an expert {lang} developer. Provide clear and concise summarization for {lang} code segments."
 
@@ -49,8 +49,6 @@ class SummarizationTask(Task):
                 "summary": " ".join(str(summary or "").split())}
 
     def extract_answer(self, text: str, variant: str) -> str:
-        text = strip_chat_markup(text)
-        text = re.sub(r"^\s*\**\s*summary\s*\**\s*:\s*\**\s*", "", text, flags=re.IGNORECASE)
-        text = re.split(r"\bDONE\b", text)[0]
-        line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-        return line.strip("`\"' ")
+        """The summary in a reply, on one line (see ``codepeft.tasks.extraction.summary_answer``)."""
+        self.check_variant(variant)
+        return summary_answer(text)

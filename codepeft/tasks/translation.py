@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from codepeft.errors import UserError
-from codepeft.tasks.base import Task, example_id, extract_code
+from codepeft.tasks.base import Task, example_id
+from codepeft.tasks.extraction import tree_sitter_answer
 
 LANGUAGE_NAMES = {"java": "Java", "cs": "C#"}
 FILE_EXTENSIONS = {"java": "java", "cs": "cs"}
@@ -50,6 +51,7 @@ class TranslationTask(Task):
         return {"id": example_id(raw), "direction": direction, "source": source.strip(), "target": target.strip()}
 
     def extract_answer(self, text: str, variant: str) -> str:
-        target = direction_languages(variant)[1]
-        tags = ("csharp", "cs", "c#", "c-sharp") if target == "cs" else ("java",)
-        return extract_code(text, tags)
+        """The target-language code in a reply (tree-sitter; see ``codepeft.tasks.extraction``)."""
+        if direction_languages(self.check_variant(variant))[1] == "cs":
+            return tree_sitter_answer(text, "csharp", ("csharp", "cs", "c#", "c-sharp"))
+        return tree_sitter_answer(text, "java", ("java",))

@@ -1,0 +1,352 @@
+"""Pull the answer out of what instruction-tuned models write: fences, prose, reasoning, usage code.
+
+Every task's ``extract_answer`` goes through here. The reply is first cleaned of chat markup (a next
+turn the model started, role markers, special tokens) and of reasoning blocks (``<think>...</think>``;
+a reply cut off inside its reasoning has no answer). Then:
+
+* **Fenced blocks** are read as CommonMark reads them: a fence is three or more backticks or tildes,
+  possibly indented (the body loses that indentation), with an info string whose first word is the
+  language (```` ```python title="add.py" ````, ```` ```python:add.py ````, ```` ```{.java} ````);
+  the block ends at a fence of the same character at least as long (so a ```` ```` ```` block may
+  hold ```` ``` ```` lines), or at the end of the reply (an answer cut off by ``max_new_tokens``).
+  Blocks tagged with the target language are used, else untagged ones, else the first block.
+* **Python** follows EvalPlus' sanitizer (``evalplus.sanitize``, evalplus 0.3.1; the package itself is
+  not used: it requires anthropic, google-generativeai, wget, fire and more): the parseable code is
+  found (the longest run of top-level chunks that parses, per block), all blocks are put together, and
+  only the imports, the entry point and what it uses, transitively (helper functions, classes,
+  globals), are kept; usage code, tests, prints and prose are dropped. Without an entry point, the
+  roots are the top-level functions and classes no other definition uses (test-like names such as
+  ``test_*``, ``main``, ``check`` only when nothing else is left). Code that does not parse at all is
+  returned as the model wrote it (it then fails as a syntax error; it is never repaired or cut).
+* **Java and C#** are read with the pinned tree-sitter grammars: of several blocks, those that declare
+  nothing but a ``main``/``Main`` method or only hold statements (example usage) are dropped; around
+  unfenced code, leading and trailing lines (at most 15 each side) are dropped only when that makes the
+  rest parse without any error, so broken code is returned whole, never cut.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from codepeft.sourcecode import parser, syntax_errors
+from codepeft.wrapping import wrap_bare_members
+
+# ---- chat markup and reasoning -----------------------------------------------------------------
+_ROLE_MARKERS = re.compile(
+    r"<\|im_start\|>\s*(?:assistant|user|system)?\s*|<\|im_end\|>|<\|endoftext\|>|</s>|<s>"
+)
+_LEADING_ROLE = re.compile(r"^\s*(?:assistant|Assistant|ASSISTANT)\s*:\s*")
+_NEXT_TURN = re.compile(r"(?:^|\n)\s*(?:<\|im_start\|>|Human:|User:|USER:|### (?:Instruction|Human))")
+_REASONING = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
+_OPEN_REASONING = re.compile(r"<(?:think|thinking|reasoning)>", re.IGNORECASE)
+_CLOSE_REASONING = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
+
+
+def strip_chat_markup(text: str) -> str:
+    """Cut ``text`` at the start of a next turn and drop stray role markers and special tokens."""
+    text = text.replace("\r\n", "\n")
+    if (turn := _NEXT_TURN.search(text)) and turn.start() > 0:
+        text = text[: turn.start()]
+    text = _ROLE_MARKERS.sub("", text)
+    return _LEADING_ROLE.sub("", text).strip("\n")
+
+
+def strip_reasoning(text: str) -> str:
+    """``text`` without ``<think>...</think>`` blocks; "" when it stops inside one (cut off while reasoning).
+
+    A closing tag without an opening one (chat templates that open the block in the prompt) keeps what
+    follows the last closing tag.
+    """
+    text = _REASONING.sub("", text)
+    if (opened := _OPEN_REASONING.search(text)) is not None:
+        text = text[: opened.start()]
+    closes = list(_CLOSE_REASONING.finditer(text))
+    return text[closes[-1].end():] if closes else text
+
+
+def reply_text(text: str) -> str:
+    """The assistant's answer: chat markup and reasoning removed."""
+    return strip_reasoning(strip_chat_markup(text)).strip("\n")
+
+
+# ---- fenced blocks ------------------------------------------------------------------------------
+_OPEN_FENCE = re.compile(r"(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)")
+_LANGUAGE = re.compile(r"[\w#+-]*")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced block: its language (first word of the info string, lower case; "" when untagged)."""
+
+    language: str
+    body: str
+    closed: bool
+
+
+def fenced_blocks(text: str) -> list[Block]:
+    """The fenced code blocks of a Markdown reply, in order (an unclosed last block runs to the end)."""
+    blocks: list[Block] = []
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        opening = _OPEN_FENCE.fullmatch(lines[index])
+        if opening is None or (opening["fence"][0] == "`" and "`" in opening["info"]):
+            index += 1
+            continue
+        fence, indent = opening["fence"], len(opening["indent"].expandtabs(4))
+        closing = re.compile(rf"[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*")
+        language = _LANGUAGE.match(opening["info"].strip().lstrip("{.")).group(0).lower()
+        body: list[str] = []
+        index += 1
+        while index < len(lines) and not closing.fullmatch(lines[index]):
+            body.append(_dedent_line(lines[index], indent))
+            index += 1
+        blocks.append(Block(language, "\n".join(body), closed=index < len(lines)))
+        index += 1
+    return blocks
+
+
+def _dedent_line(line: str, width: int) -> str:
+    """``line`` without up to ``width`` columns of leading whitespace (CommonMark's rule for fenced bodies)."""
+    removed = 0
+    while removed < width and line[:1] in (" ", "\t"):
+        removed += 4 if line[0] == "\t" else 1
+        line = line[1:]
+    return line
+
+
+def select_blocks(blocks: list[Block], languages: tuple[str, ...]) -> list[Block]:
+    """Blocks tagged with one of ``languages``; else the untagged ones; else the first block; else []."""
+    tagged = [block for block in blocks if block.language in languages]
+    if tagged:
+        return tagged
+    untagged = [block for block in blocks if not block.language]
+    return untagged or blocks[:1]
+
+
+# ---- Python: EvalPlus-style sanitizing on ast -----------------------------------------------------
+_TEST_LIKE = re.compile(r"(?:test|check|main|example|demo)", re.IGNORECASE)
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def parseable_python(text: str) -> str | None:
+    """The longest run of top-level chunks of ``text`` that parses (chunks start at unindented lines).
+
+    ``text`` itself when it parses; None when no chunk does. Prose lines before, between or after the
+    code are chunks that do not parse, so they fall outside the run (EvalPlus' ``code_extract`` does
+    the same over line ranges).
+    """
+    if _parses(text):
+        return text
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines) if line.strip() and not line[0].isspace()]
+    if not starts or starts[0] != 0:
+        starts = [0, *starts]
+    bounds = [*starts, len(lines)]
+    spans = sorted(((a, b) for a in range(len(starts)) for b in range(a + 1, len(bounds))),
+                   key=lambda span: (-sum(1 for line in lines[bounds[span[0]]:bounds[span[1]]] if line.strip()),
+                                     span[0]))
+    for first, end in spans:
+        candidate = "\n".join(lines[bounds[first]:bounds[end]]).strip("\n")
+        if candidate.strip() and _parses(candidate):
+            return candidate
+    return None
+
+
+def _defined_names(node: ast.stmt) -> list[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        return [node.target.id]
+    return []
+
+
+def _used_names(node: ast.AST) -> set[str]:
+    return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
+
+
+def _roots(definitions: dict[str, list[ast.stmt]], entry_point: str | None) -> set[str]:
+    """The names to keep with what they use: the entry point, else the definitions nothing else uses."""
+    if entry_point:
+        if entry_point in definitions:
+            return {entry_point}
+        owners = {name for name, nodes in definitions.items() for node in nodes if isinstance(node, ast.ClassDef)
+                  and any(getattr(member, "name", None) == entry_point for member in node.body)}
+        if owners:
+            return owners
+    functions = {name for name, nodes in definitions.items()
+                 if any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for node in nodes)}
+    for candidates in ({name for name in functions if not _TEST_LIKE.match(name)}, functions):
+        used = {dep for name in candidates for node in definitions[name] for dep in _used_names(node) if dep != name}
+        if roots := candidates - used:
+            return roots
+    return functions
+
+
+def sanitize_python(code: str, entry_point: str | None = None) -> str:
+    """``code`` (which must parse) reduced to its imports and the definitions the entry point reaches.
+
+    Top-level statements that are neither imports nor reachable definitions (calls, prints, asserts,
+    ``if __name__ == "__main__":``, tests) are dropped with the comment lines right above them. Kept
+    definitions keep their text, comments and decorators; removed stretches leave one blank line.
+    """
+    tree = ast.parse(code)
+    definitions: dict[str, list[ast.stmt]] = {}
+    for node in tree.body:
+        for name in _defined_names(node):
+            definitions.setdefault(name, []).append(node)
+    reached, queue = set(), list(_roots(definitions, entry_point))
+    while queue:
+        name = queue.pop()
+        if name in reached or name not in definitions:
+            continue
+        reached.add(name)
+        queue.extend(dep for node in definitions[name] for dep in _used_names(node))
+    kept = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+            or any(name in reached for name in _defined_names(node))]
+    if not kept:
+        return ""
+    lines = code.split("\n")
+    pieces: list[tuple[int, int]] = []  # 0-based [start, end) line ranges
+    for node in kept:
+        start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
+        while start > 0 and lines[start - 1].strip().startswith("#"):
+            start -= 1
+        pieces.append((start, node.end_lineno))
+    out: list[str] = []
+    for (start, end), following in zip(pieces, [*pieces[1:], None], strict=True):
+        out.extend(lines[start:end])
+        if following is not None:
+            gap = lines[end:following[0]]
+            out.extend(gap if all(not line.strip() for line in gap) else [""] * _blank_run(gap))
+    return "\n".join(out).strip("\n")
+
+
+def _blank_run(lines: list[str]) -> int:
+    """How many blank lines open ``lines`` (at least one)."""
+    count = 0
+    while count < len(lines) and not lines[count].strip():
+        count += 1
+    return max(count, 1)
+
+
+def python_answer(text: str, entry_point: str | None = None) -> str:
+    """The Python code of a reply (see the module docstring)."""
+    text = reply_text(text)
+    blocks = select_blocks(fenced_blocks(text), ("python", "py", "python3"))
+    pieces = [block.body for block in blocks] if blocks else [text]
+    parsed = [part for part in (parseable_python(piece) for piece in pieces) if part is not None]
+    code = "\n\n".join(parsed)
+    if parsed and _parses(code):
+        sanitized = sanitize_python(code, entry_point)
+        if sanitized:
+            return sanitized
+    return (pieces[0] if blocks else text).strip("\n")
+
+
+# ---- Java and C# on tree-sitter ---------------------------------------------------------------------
+_MAIN = {"main", "Main"}
+_EDGE_LINES = 15
+
+
+def _is_usage(code: str, language: str) -> bool:
+    """Whether ``code`` declares nothing but ``main`` methods, or holds only statements (example usage)."""
+    root = parser(language).parse(code.encode("utf-8")).root_node
+    for node in root.named_children:
+        if node.type.endswith("comment"):
+            continue
+        if node.type in ("import_declaration", "package_declaration", "using_directive"):
+            return False
+        if node.type == "global_statement":  # C#: a local function or a field, else a statement
+            node = node.named_children[0] if node.named_children else node
+        if node.type in ("method_declaration", "local_function_statement", "constructor_declaration"):
+            if _name(node) not in _MAIN:
+                return False
+        elif node.type in ("local_variable_declaration", "local_declaration_statement", "field_declaration"):
+            if any(child.type in ("modifiers", "modifier") for child in node.children):
+                return False  # a field (statements have no modifiers)
+        elif node.child_by_field_name("body") is not None and node.child_by_field_name("name") is not None:
+            members = [child for child in node.child_by_field_name("body").named_children
+                       if not child.type.endswith("comment")]
+            if not members or any(child.type != "method_declaration" or _name(child) not in _MAIN
+                                  for child in members):
+                return False  # a type that declares more than main
+    return True
+
+
+def _name(node) -> str:
+    name = node.child_by_field_name("name")
+    return name.text.decode("utf-8") if name is not None else ""
+
+
+def _errors(code: str, language: str) -> int:
+    wrapped = wrap_bare_members(code, language)
+    return syntax_errors(wrapped.text if wrapped is not None else code, language)
+
+
+def trim_prose(text: str, language: str) -> str:
+    """``text`` without the prose lines around its code: the fewest leading and trailing lines (at most 15
+    each) whose removal leaves code that parses without errors; ``text`` unchanged when none does."""
+    lines = text.strip("\n").split("\n")
+    if _errors("\n".join(lines), language) == 0:
+        return "\n".join(lines)
+    cuts = sorted(((head, tail) for head in range(min(_EDGE_LINES, len(lines)) + 1)
+                   for tail in range(min(_EDGE_LINES, len(lines) - head) + 1)), key=sum)
+    for head, tail in cuts:
+        code = "\n".join(lines[head:len(lines) - tail]).strip("\n")
+        if code.strip() and _errors(code, language) == 0 and not _is_usage(code, language):
+            return code
+    return "\n".join(lines)
+
+
+def tree_sitter_answer(text: str, language: str, tags: tuple[str, ...]) -> str:
+    """The Java or C# code of a reply (``language`` ``java`` or ``csharp``; see the module docstring)."""
+    text = reply_text(text)
+    blocks = select_blocks(fenced_blocks(text), tags)
+    if not blocks:
+        return trim_prose(text, language) if text.strip() else ""
+    bodies = [block.body.strip("\n") for block in blocks if block.body.strip()]
+    if len(bodies) > 1:
+        bodies = [body for body in bodies if not _is_usage(body, language)] or bodies[:1]
+    return "\n\n".join(bodies)
+
+
+# ---- summaries ----------------------------------------------------------------------------------------
+_LABEL = re.compile(r"(?:^|\n)[ \t>*_#-]*summary[ \t*_]*:[ \t*_]*", re.IGNORECASE)
+_DONE_AFTER_SENTENCE = re.compile(r"(?<=[.!?])[\s*_`\"']*\bDONE\b")
+_TRAILING_DONE = re.compile(r"[\s*_`]*\bDONE\b\W*\Z")
+
+
+def summary_answer(text: str) -> str:
+    """The summary in a reply, on one line.
+
+    After the last ``SUMMARY:`` label when there is one. The answer is the first paragraph (lines up to
+    a blank line), so a summary wrapped over two lines keeps both; a lone lead-in line ending in ``:``
+    ("Here is a summary:") is skipped. The study's stop word ``DONE`` ends the summary where it follows
+    a sentence's end or closes the paragraph; a DONE inside the sentence ("Marks the job as DONE once
+    ...") is a word of the summary.
+    """
+    text = reply_text(text)
+    labels = list(_LABEL.finditer(text))
+    if labels:
+        text = text[labels[-1].end():]
+    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    if len(paragraphs) > 1 and "\n" not in paragraphs[0] and paragraphs[0].rstrip("*_ ").endswith(":"):
+        paragraphs = paragraphs[1:]
+    summary = paragraphs[0] if paragraphs else ""
+    if (stop := _DONE_AFTER_SENTENCE.search(summary)) is not None:
+        summary = summary[: stop.start()]
+    summary = _TRAILING_DONE.sub("", summary)
+    summary = " ".join(re.sub(r"^[ \t]*(?:[-*+]|\d+\.)[ \t]+", "", summary, flags=re.MULTILINE).split())
+    return summary.strip("`\"'*_ ")

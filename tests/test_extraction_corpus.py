@@ -1,0 +1,48 @@
+"""Answer extraction on a corpus of realistic, hand-written replies (tests/data/replies/replies.yaml).
+
+Each reply has the answer a careful reader takes from it; Python answers are also executed and called,
+so an extraction that keeps the right text but breaks the code (or drops a helper) fails here too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from codepeft.tasks import TASKS, get_task
+
+CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "replies" / "replies.yaml").read_text(encoding="utf-8"))
+
+
+def test_the_corpus_covers_every_task_and_variant():
+    counts = Counter((case["task"], case["variant"]) for case in CORPUS)
+    assert len(CORPUS) >= 40 and len({case["id"] for case in CORPUS}) == len(CORPUS)
+    assert {(task.name, variant) for task in TASKS.values() for variant in task.variants} <= set(counts)
+    assert min(counts.values()) >= 5
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[case["id"] for case in CORPUS])
+def test_extracted_answer(case):
+    task = get_task(case["task"])
+    if "entry_point" in case:
+        answer = task.extract_answer(case["reply"], case["variant"], entry_point=case["entry_point"])
+    else:
+        answer = task.extract_answer(case["reply"], case["variant"])
+    assert answer == case["answer"]
+
+
+PYTHON = [case for case in CORPUS if case["task"] == "generation" and case["variant"] == "python"]
+
+
+@pytest.mark.parametrize("case", PYTHON, ids=[case["id"] for case in PYTHON])
+def test_extracted_python_runs(case):
+    if "skip_exec" in case:
+        assert "call" not in case, case["id"]
+        return
+    answer = get_task("generation").extract_answer(case["reply"], "python", entry_point=case.get("entry_point"))
+    namespace: dict = {}
+    exec(compile(answer, case["id"], "exec"), namespace)  # hand-written corpus code, not model output
+    assert eval(case["call"], namespace) == case["result"]
