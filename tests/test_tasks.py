@@ -4,6 +4,7 @@ import pytest
 
 from codepeft.errors import UserError
 from codepeft.tasks import TASKS, get_task, load_prompt_overrides
+from codepeft.tasks.extraction import fenced_blocks, strip_reasoning
 
 EXAMPLES = {
     "generation": {"id": "g1", "summary": "Return the larger of two numbers.", "signature": "def larger(a, b):",
@@ -112,3 +113,41 @@ def test_from_raw_accepts_the_supported_schemas():
     assert summ == {"id": "", "language": "python", "code": "def f():\n    return 1", "summary": "Do it ."}
     trans = get_task("translation").from_raw({"id": "x", "java": "int a;", "cs": "int b;"}, "cs_to_java")
     assert (trans["source"], trans["target"]) == ("int b;", "int a;")
+
+
+# ---- issue 11, item 1: the failing inputs, with the right answers --------------------------------------
+ADD = "def add(a, b):\n    return a + b"
+
+
+@pytest.mark.parametrize("text", [
+    f'```python title="add.py"\n{ADD}\n```\nDone.',
+    f"```python:add.py\n{ADD}\n```\nThat is all.",
+    f"~~~python\n{ADD}\n~~~\nThat is all.",
+    f"  ```python\n  {ADD.replace(chr(10), chr(10) + '  ')}\n  ```",
+    f"<think>\nadd them\n</think>\n```python\n{ADD}\n```",
+    f"```python\n{ADD}\n\nprint(add(1, 2))",
+])
+def test_fences_with_info_strings_tildes_indentation_reasoning_and_cut_offs(text):
+    assert get_task("generation").extract_answer(text, "python") == ADD
+
+
+def test_a_longer_fence_keeps_inner_fence_lines():
+    body = 'def md():\n    return """\n```\nx\n```\n"""'
+    assert get_task("generation").extract_answer(f"````python\n{body}\n````\nDone.", "python") == body
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("SUMMARY: Marks the job as DONE once every step has finished. DONE",
+     "Marks the job as DONE once every step has finished."),
+    ("SUMMARY: Returns the sum of the\ntwo numbers. DONE", "Returns the sum of the two numbers."),
+])
+def test_summaries_keep_a_done_word_and_a_second_line(text, expected):
+    assert get_task("summarization").extract_answer(text, "java") == expected
+
+
+def test_fenced_blocks_follow_commonmark():
+    blocks = fenced_blocks("~~~~ {.java}\n```\nint a;\n~~~\n~~~~~\ntext\n   ```cs\n   x\n    y\n")
+    assert [(b.language, b.body, b.closed) for b in blocks] == [("java", "```\nint a;\n~~~", True),
+                                                                ("cs", "x\n y\n", False)]
+    assert strip_reasoning("<think>a</think>b<think>cut") == "b"
+    assert strip_reasoning("reasoning the template opened</think>\nanswer") == "\nanswer"

@@ -138,12 +138,18 @@ def _parses(code: str) -> bool:
     return True
 
 
+_EXHAUSTIVE_CHUNKS = 30
+_CONTINUATION = re.compile(r"(?:else|elif|except|finally|case)\b|[)\]}]")
+
+
 def parseable_python(text: str) -> str | None:
     """The longest run of top-level chunks of ``text`` that parses (chunks start at unindented lines).
 
     ``text`` itself when it parses; None when no chunk does. Prose lines before, between or after the
     code are chunks that do not parse, so they fall outside the run (EvalPlus' ``code_extract`` does
-    the same over line ranges).
+    the same over line ranges). Up to 30 chunks every run is tried; beyond, chunks are joined to their
+    continuations (``else:``, a closing bracket, the ``def`` after a decorator) and the longest run of
+    chunks that parse on their own is taken, so that a long reply costs a linear number of parses.
     """
     if _parses(text):
         return text
@@ -152,11 +158,27 @@ def parseable_python(text: str) -> str | None:
     if not starts or starts[0] != 0:
         starts = [0, *starts]
     bounds = [*starts, len(lines)]
-    spans = sorted(((a, b) for a in range(len(starts)) for b in range(a + 1, len(bounds))),
-                   key=lambda span: (-sum(1 for line in lines[bounds[span[0]]:bounds[span[1]]] if line.strip()),
-                                     span[0]))
-    for first, end in spans:
-        candidate = "\n".join(lines[bounds[first]:bounds[end]]).strip("\n")
+    chunks = ["\n".join(lines[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+    if len(chunks) <= _EXHAUSTIVE_CHUNKS:
+        runs = [(a, b) for a in range(len(chunks)) for b in range(a + 1, len(chunks) + 1)]
+    else:
+        merged: list[str] = []
+        for chunk in chunks:
+            if merged and (_CONTINUATION.match(chunk) or merged[-1].lstrip().startswith("@")):
+                merged[-1] += "\n" + chunk
+            else:
+                merged.append(chunk)
+        chunks, run, runs = merged, None, []
+        for index, chunk in enumerate(chunks):
+            if chunk.strip() and _parses(chunk):
+                run = (run[0] if run else index, index + 1)
+                runs.append(run)
+            else:
+                run = None
+    runs.sort(key=lambda r: (-sum(1 for chunk in chunks[r[0]:r[1]] for line in chunk.split("\n") if line.strip()),
+                             r[0]))
+    for first, end in runs:
+        candidate = "\n".join(chunks[first:end]).strip("\n")
         if candidate.strip() and _parses(candidate):
             return candidate
     return None
@@ -258,6 +280,8 @@ def python_answer(text: str, entry_point: str | None = None) -> str:
 # ---- Java and C# on tree-sitter ---------------------------------------------------------------------
 _MAIN = {"main", "Main"}
 _EDGE_LINES = 15
+_MAX_CUTS = 64
+_PARSE_BUDGET = 128 * 1024
 
 
 def _is_usage(code: str, language: str) -> bool:
@@ -296,18 +320,31 @@ def _errors(code: str, language: str) -> int:
 
 
 def trim_prose(text: str, language: str) -> str:
-    """``text`` without the prose lines around its code: the fewest leading and trailing lines (at most 15
-    each) whose removal leaves code that parses without errors; ``text`` unchanged when none does."""
+    """``text`` without the prose lines around its code: the fewest leading and trailing lines whose
+    removal leaves code that parses without errors; ``text`` unchanged when none does.
+
+    Cuts are tried where tree-sitter's reading of the whole text puts a top-level node's start (head)
+    or end (tail), at most 15 lines from either edge, fewest lines first; at most 64 cuts and 128 KiB of
+    text are parsed (tree-sitter's error recovery reads prose at about 100 KB/s).
+    """
     lines = text.strip("\n").split("\n")
-    if _errors("\n".join(lines), language) == 0:
-        return "\n".join(lines)
-    cuts = sorted(((head, tail) for head in range(min(_EDGE_LINES, len(lines)) + 1)
-                   for tail in range(min(_EDGE_LINES, len(lines) - head) + 1)), key=sum)
-    for head, tail in cuts:
+    text = "\n".join(lines)
+    if _errors(text, language) == 0:
+        return text
+    children = parser(language).parse(text.encode("utf-8")).root_node.children
+    heads = sorted({0} | {c.start_point[0] for c in children if c.start_point[0] <= _EDGE_LINES})
+    ends = {len(lines) - 1 - c.end_point[0] for c in children}
+    tails = sorted({0} | {tail for tail in ends if 0 <= tail <= _EDGE_LINES})
+    cuts = sorted(((head, tail) for head in heads for tail in tails if head + tail < len(lines)), key=sum)
+    budget = _PARSE_BUDGET
+    for head, tail in cuts[:_MAX_CUTS]:
         code = "\n".join(lines[head:len(lines) - tail]).strip("\n")
+        budget -= len(code)
+        if budget < 0:
+            break
         if code.strip() and _errors(code, language) == 0 and not _is_usage(code, language):
             return code
-    return "\n".join(lines)
+    return text
 
 
 def tree_sitter_answer(text: str, language: str, tags: tuple[str, ...]) -> str:
