@@ -6,11 +6,14 @@ so an extraction that keeps the right text but breaks the code (or drops a helpe
 
 from __future__ import annotations
 
+import ast
+import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import reference_file
 
 from codepeft.tasks import TASKS, get_task
 
@@ -46,3 +49,26 @@ def test_extracted_python_runs(case):
     namespace: dict = {}
     exec(compile(answer, case["id"], "exec"), namespace)  # hand-written corpus code, not model output
     assert eval(case["call"], namespace) == case["result"]
+
+
+@pytest.mark.slow  # 4,600 generations: several seconds
+def test_real_codereval_generations_keep_every_definition():
+    """ChatGPT's CoderEval Python code: extraction drops only top-level usage, never a line of a definition."""
+    path = reference_file("codereval-generations", "python_chatgpt_humanlabel_out.jsonl")
+    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+    task, changed = get_task("generation"), 0
+    for row in rows:
+        for result in row["generate_results"]:
+            code = result["generate_code"]
+            answer = task.extract_answer(code, "python")
+            try:
+                tree = ast.parse(code)
+            except SyntaxError:
+                continue
+            lines = code.split("\n")
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+                    assert "\n".join(lines[node.lineno - 1:node.end_lineno]) in answer, row["_id"]
+            ast.parse(answer)
+            changed += answer.strip() != code.strip()
+    assert 0 < changed < 0.05 * sum(len(row["generate_results"]) for row in rows)

@@ -34,8 +34,9 @@ from codepeft.sourcecode import parser, syntax_errors
 from codepeft.wrapping import wrap_bare_members
 
 # ---- chat markup and reasoning -----------------------------------------------------------------
+# Special tokens; the SentencePiece ones (<s>, </s>) only at the very start or end, as code may hold "<s>".
 _ROLE_MARKERS = re.compile(
-    r"<\|im_start\|>\s*(?:assistant|user|system)?\s*|<\|im_end\|>|<\|endoftext\|>|</s>|<s>"
+    r"<\|im_start\|>\s*(?:assistant|user|system)?\s*|<\|im_end\|>|<\|endoftext\|>|\A\s*<s>|</s>\s*\Z"
 )
 _LEADING_ROLE = re.compile(r"^\s*(?:assistant|Assistant|ASSISTANT)\s*:\s*")
 _NEXT_TURN = re.compile(r"(?:^|\n)\s*(?:<\|im_start\|>|Human:|User:|USER:|### (?:Instruction|Human))")
@@ -221,7 +222,8 @@ def sanitize_python(code: str, entry_point: str | None = None) -> str:
 
     Top-level statements that are neither imports nor reachable definitions (calls, prints, asserts,
     ``if __name__ == "__main__":``, tests) are dropped with the comment lines right above them. Kept
-    definitions keep their text, comments and decorators; removed stretches leave one blank line.
+    definitions keep their text, decorators, the comment lines right above them and the indented comment
+    lines that close their body; removed stretches leave the blank lines that followed the kept code.
     """
     tree = ast.parse(code)
     definitions: dict[str, list[ast.stmt]] = {}
@@ -245,7 +247,12 @@ def sanitize_python(code: str, entry_point: str | None = None) -> str:
         start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
         while start > 0 and lines[start - 1].strip().startswith("#"):
             start -= 1
-        pieces.append((start, node.end_lineno))
+        end = node.end_lineno
+        while end < len(lines) and (not lines[end].strip() or lines[end][0].isspace()):
+            end += 1  # indented comments that close the body belong to it
+        while end > node.end_lineno and not lines[end - 1].strip():
+            end -= 1
+        pieces.append((start, end))
     out: list[str] = []
     for (start, end), following in zip(pieces, [*pieces[1:], None], strict=True):
         out.extend(lines[start:end])
@@ -321,7 +328,8 @@ def _errors(code: str, language: str) -> int:
 
 def trim_prose(text: str, language: str) -> str:
     """``text`` without the prose lines around its code: the fewest leading and trailing lines whose
-    removal leaves code that parses without errors; ``text`` unchanged when none does.
+    removal leaves code that parses without errors; ``text`` unchanged when none does. Only lines that
+    do not parse on their own (or are blank) are removed: a usage statement is code, not prose.
 
     Cuts are tried where tree-sitter's reading of the whole text puts a top-level node's start (head)
     or end (tail), at most 15 lines from either edge, fewest lines first; at most 64 cuts and 128 KiB of
@@ -332,9 +340,13 @@ def trim_prose(text: str, language: str) -> str:
     if _errors(text, language) == 0:
         return text
     children = parser(language).parse(text.encode("utf-8")).root_node.children
-    heads = sorted({0} | {c.start_point[0] for c in children if c.start_point[0] <= _EDGE_LINES})
+    edges = set(range(min(_EDGE_LINES, len(lines)))) | set(range(max(0, len(lines) - _EDGE_LINES), len(lines)))
+    prose = [index not in edges or not line.strip() or syntax_errors(line, language) > 0
+             for index, line in enumerate(lines)]  # only edge lines are ever removed
+    heads = sorted({0} | {c.start_point[0] for c in children
+                          if c.start_point[0] <= _EDGE_LINES and all(prose[:c.start_point[0]])})
     ends = {len(lines) - 1 - c.end_point[0] for c in children}
-    tails = sorted({0} | {tail for tail in ends if 0 <= tail <= _EDGE_LINES})
+    tails = sorted({0} | {tail for tail in ends if 0 < tail <= _EDGE_LINES and all(prose[len(lines) - tail:])})
     cuts = sorted(((head, tail) for head in heads for tail in tails if head + tail < len(lines)), key=sum)
     budget = _PARSE_BUDGET
     for head, tail in cuts[:_MAX_CUTS]:
