@@ -79,11 +79,13 @@ _LANGUAGE = re.compile(r"[\w#+-]*")
 
 @dataclass(frozen=True)
 class Block:
-    """One fenced block: its language (first word of the info string, lower case; "" when untagged)."""
+    """One fenced block: its language (first word of the info string, lower case; "" when untagged), its
+    body, whether a closing fence ended it, and its 0-based line range ``[start, end)`` fences included."""
 
     language: str
     body: str
     closed: bool
+    lines: tuple[int, int]
 
 
 def fenced_blocks(text: str) -> list[Block]:
@@ -100,13 +102,23 @@ def fenced_blocks(text: str) -> list[Block]:
         closing = re.compile(rf"[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*")
         language = _LANGUAGE.match(opening["info"].strip().lstrip("{.")).group(0).lower()
         body: list[str] = []
-        index += 1
+        start, index = index, index + 1
         while index < len(lines) and not closing.fullmatch(lines[index]):
             body.append(_dedent_line(lines[index], indent))
             index += 1
-        blocks.append(Block(language, "\n".join(body), closed=index < len(lines)))
+        closed = index < len(lines)
         index += 1
+        blocks.append(Block(language, "\n".join(body), closed, (start, min(index, len(lines)))))
     return blocks
+
+
+def without_fenced_blocks(text: str) -> str:
+    """``text`` with its fenced blocks (fences included) blanked out; ``text`` itself when nothing else is left."""
+    lines = text.split("\n")
+    for block in fenced_blocks(text):
+        lines[block.lines[0]:block.lines[1]] = [""] * (block.lines[1] - block.lines[0])
+    rest = "\n".join(lines)
+    return rest if rest.strip() else text
 
 
 def _dedent_line(line: str, width: int) -> str:
@@ -220,7 +232,8 @@ def _roots(definitions: dict[str, list[ast.stmt]], entry_point: str | None) -> s
 def sanitize_python(code: str, entry_point: str | None = None) -> str:
     """``code`` (which must parse) reduced to its imports and the definitions the entry point reaches.
 
-    Top-level statements that are neither imports nor reachable definitions (calls, prints, asserts,
+    Imports come first (one written after a definition moves up, as in EvalPlus' output, so that the
+    definitions see it). Top-level statements that are neither imports nor reachable definitions (calls, prints, asserts,
     ``if __name__ == "__main__":``, tests) are dropped with the comment lines right above them. Kept
     definitions keep their text, decorators, the comment lines right above them and the indented comment
     lines that close their body; removed stretches leave the blank lines that followed the kept code.
@@ -237,8 +250,8 @@ def sanitize_python(code: str, entry_point: str | None = None) -> str:
             continue
         reached.add(name)
         queue.extend(dep for node in definitions[name] for dep in _used_names(node))
-    kept = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
-            or any(name in reached for name in _defined_names(node))]
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    kept = imports + [node for node in tree.body if any(name in reached for name in _defined_names(node))]
     if not kept:
         return ""
     lines = code.split("\n")
@@ -258,7 +271,8 @@ def sanitize_python(code: str, entry_point: str | None = None) -> str:
         out.extend(lines[start:end])
         if following is not None:
             gap = lines[end:following[0]]
-            out.extend(gap if all(not line.strip() for line in gap) else [""] * _blank_run(gap))
+            adjacent = following[0] >= end and all(not line.strip() for line in gap)
+            out.extend(gap if adjacent else [""] * _blank_run(gap))
     return "\n".join(out).strip("\n")
 
 
@@ -322,8 +336,11 @@ def _name(node) -> str:
 
 
 def _errors(code: str, language: str) -> int:
-    wrapped = wrap_bare_members(code, language)
-    return syntax_errors(wrapped.text if wrapped is not None else code, language)
+    """Syntax errors of ``code`` read as it is or, for bare members, wrapped in a class (the fewer)."""
+    errors = syntax_errors(code, language)
+    if errors and (wrapped := wrap_bare_members(code, language)) is not None:
+        errors = min(errors, syntax_errors(wrapped.text, language))
+    return errors
 
 
 def trim_prose(text: str, language: str) -> str:
@@ -354,7 +371,7 @@ def trim_prose(text: str, language: str) -> str:
         budget -= len(code)
         if budget < 0:
             break
-        if code.strip() and _errors(code, language) == 0 and not _is_usage(code, language):
+        if code.strip() and _errors(code, language) == 0:
             return code
     return text
 
@@ -386,7 +403,7 @@ def summary_answer(text: str) -> str:
     a sentence's end or closes the paragraph; a DONE inside the sentence ("Marks the job as DONE once
     ...") is a word of the summary.
     """
-    text = reply_text(text)
+    text = without_fenced_blocks(reply_text(text))
     labels = list(_LABEL.finditer(text))
     if labels:
         text = text[labels[-1].end():]
