@@ -17,7 +17,8 @@ a reply cut off inside its reasoning has no answer). Then:
   globals), are kept; usage code, tests, prints and prose are dropped. Without an entry point, the
   roots are the top-level functions and classes no other definition uses (test-like names such as
   ``test_*``, ``main``, ``check`` only when nothing else is left). Code that does not parse at all is
-  returned as the model wrote it (it then fails as a syntax error; it is never repaired or cut).
+  returned as the model wrote it (it then fails as a syntax error; it is never repaired or cut), and so
+  is a reply whose parseable part defines no function or class (imports only, the function broken).
 * **Java and C#** are read with the pinned tree-sitter grammars: of several blocks, those that declare
   nothing but a ``main``/``Main`` method or only hold statements (example usage) are dropped; around
   unfenced code, leading and trailing lines (at most 15 each side) are dropped only when that makes the
@@ -284,6 +285,9 @@ def _blank_run(lines: list[str]) -> int:
     return max(count, 1)
 
 
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
 def python_answer(text: str, entry_point: str | None = None) -> str:
     """The Python code of a reply (see the module docstring)."""
     text = reply_text(text)
@@ -293,9 +297,9 @@ def python_answer(text: str, entry_point: str | None = None) -> str:
     code = "\n\n".join(parsed)
     if parsed and _parses(code):
         sanitized = sanitize_python(code, entry_point)
-        if sanitized:
+        if any(isinstance(node, _DEFINITIONS) for node in ast.parse(sanitized).body):
             return sanitized
-    return (pieces[0] if blocks else text).strip("\n")
+    return "\n\n".join(piece.strip("\n") for piece in pieces if piece.strip())  # as written: it fails as written
 
 
 # ---- Java and C# on tree-sitter ---------------------------------------------------------------------
