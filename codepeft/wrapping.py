@@ -6,7 +6,8 @@ the pinned tree-sitter grammar (not with regular expressions, which mistake a he
 to a bare method for a complete file):
 
 * ``"unit"``: only type declarations (plus package/imports/usings/comments) at top level: left alone;
-* ``"members"``: a top-level method, field or statement, alone or next to helper types: everything
+* ``"members"``: a top-level method or field (alone or next to helper types), or code without any type
+  declaration: everything
   after the imports is wrapped *together* in one class (helper types become nested members; a Java
   helper ``class`` becomes ``static``, as a top-level class has no enclosing instance), and
   imports/usings that follow a member are hoisted above the class;
@@ -74,14 +75,30 @@ def _check_language(language: str) -> None:
         raise ValueError(f"wrapping knows {', '.join(LANGUAGES)}, not {language!r}")
 
 
+def _is_member(node, language: str) -> bool:
+    """Whether a top-level node is a class member written without its class.
+
+    C# allows top-level statements (C# 9), so there only a local function (a method) or a declaration
+    with a modifier (a field: ``private int x;``) counts; ``var x = 1;`` or ``Console.WriteLine(x);``
+    before a class is a program's statement.
+    """
+    if node.type not in _MEMBERS[language]:
+        return False
+    if language == "java":
+        return True
+    inner = node.named_children[0] if node.named_children else node
+    return inner.type == "local_function_statement" or (
+        inner.type == "local_declaration_statement" and any(child.type == "modifier" for child in inner.children))
+
+
 def _layout_of(children, language: str) -> Layout:
-    kinds = [child.type for child in children]
-    code = [kind for kind in kinds if kind not in _PREAMBLE[language] and not kind.endswith("comment")]
+    code = [child for child in children
+            if child.type not in _PREAMBLE[language] and not child.type.endswith("comment")]
     if not code:
         return "empty"
-    if any(kind in _MEMBERS[language] for kind in code):
+    if any(_is_member(child, language) for child in code):
         return "members"
-    return "unit" if any(kind in _TYPE_DECLARATIONS[language] for kind in code) else "members"
+    return "unit" if any(child.type in _TYPE_DECLARATIONS[language] for child in code) else "members"
 
 
 def layout(text: str, language: str) -> Layout:

@@ -151,6 +151,8 @@ private class Tracker {
     ("public int F() => 1;\n", "csharp", "members"),
     ("using System;\nnamespace N { class C { } }\n", "csharp", "unit"),
     ("using System;\n", "csharp", "empty"),
+    ("private static readonly int Limit = 3;\nclass C { }\n", "csharp", "members"),  # a field
+    ("Console.WriteLine(new C());\nclass C { }\n", "csharp", "unit"),  # a C# 9 program's top-level statement
 ])
 def test_layout_is_decided_by_the_parser(text, language, expected):
     assert layout(text, language) == expected
