@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from codepeft.sourcecode import parser, syntax_errors
-from codepeft.wrapping import wrap_bare_members
+from codepeft.wrapping import _TYPE_DECLARATIONS, wrap_bare_members
 
 # ---- chat markup and reasoning -----------------------------------------------------------------
 # Special tokens; the SentencePiece ones (<s>, </s>) only at the very start or end, as code may hold "<s>".
@@ -138,6 +138,25 @@ def select_blocks(blocks: list[Block], languages: tuple[str, ...]) -> list[Block
         return tagged
     untagged = [block for block in blocks if not block.language]
     return untagged or blocks[:1]
+
+
+# The first line of a reply whose opening fence lost its backticks ("python" over the code).
+_STRAY_TAG = re.compile(r"\A[ \t]*(?:python3?|py|java|csharp|cs|c#|c-sharp)[ \t]*(?:\n|\Z)", re.IGNORECASE)
+
+
+def drop_stray_tag(text: str) -> str:
+    """``text`` without a first line that is only a language name (a fence's info string left behind)."""
+    return _STRAY_TAG.sub("", text, count=1)
+
+
+def text_before_fences(text: str, blocks: list[Block]) -> str:
+    """The reply's text before its first fence, without a stray language-name first line ("" when none).
+
+    Replies cut out of Markdown by someone else can have lost their opening fence but kept the closing
+    one: the code then stands before the first fence line, and the "blocks" hold what followed it.
+    """
+    head = "\n".join(text.split("\n")[: blocks[0].lines[0]]) if blocks else text
+    return drop_stray_tag(head.strip("\n")).strip("\n")
 
 
 # ---- Python: EvalPlus-style sanitizing on ast -----------------------------------------------------
@@ -288,11 +307,35 @@ def _blank_run(lines: list[str]) -> int:
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
+def _defines_python(text: str) -> bool:
+    """Whether the parseable part of ``text`` defines a function or class at top level."""
+    code = parseable_python(text)
+    return code is not None and any(isinstance(node, _DEFINITIONS) for node in ast.parse(code).body)
+
+
+def python_code_pieces(text: str) -> list[str]:
+    """The parts of a reply (chat markup removed) that may hold its Python code.
+
+    The selected blocks (:func:`select_blocks`) when one of them defines a function or class; else the
+    other blocks that do (a mis-tagged code block next to an untagged output block); else the text
+    before the first fence when it does (a reply that lost its opening fence); else the selected blocks.
+    Without blocks, the whole text (without a stray language-name first line).
+    """
+    blocks = fenced_blocks(text)
+    if not blocks:
+        return [drop_stray_tag(text)]
+    pieces = [block.body for block in select_blocks(blocks, ("python", "py", "python3"))]
+    if any(_defines_python(piece) for piece in pieces):
+        return pieces
+    if defining := [block.body for block in blocks if _defines_python(block.body)]:
+        return defining
+    head = text_before_fences(text, blocks)
+    return [head] if head and _defines_python(head) else pieces
+
+
 def python_answer(text: str, entry_point: str | None = None) -> str:
     """The Python code of a reply (see the module docstring)."""
-    text = reply_text(text)
-    blocks = select_blocks(fenced_blocks(text), ("python", "py", "python3"))
-    pieces = [block.body for block in blocks] if blocks else [text]
+    pieces = python_code_pieces(reply_text(text))
     parsed = [part for part in (parseable_python(piece) for piece in pieces) if part is not None]
     code = "\n\n".join(parsed)
     if parsed and _parses(code):
@@ -380,16 +423,58 @@ def trim_prose(text: str, language: str) -> str:
     return text
 
 
+# Declarations that make a text Java or C# code, wherever tree-sitter finds them (also inside an error).
+_DECLARATIONS = {language: types | {"method_declaration", "constructor_declaration", "local_function_statement"}
+                 for language, types in _TYPE_DECLARATIONS.items()}
+# Fence tags of the languages read with tree-sitter (a block tagged with the other one is a translation's source).
+_TREE_SITTER_TAGS = {"java", "csharp", "cs", "c#", "c-sharp"}
+
+
+def _declares(code: str, language: str) -> bool:
+    """Whether tree-sitter finds a named type, method, constructor or local function anywhere in ``code``."""
+    nodes = [parser(language).parse(code.encode("utf-8")).root_node]
+    while nodes:
+        node = nodes.pop()
+        if node.type in _DECLARATIONS[language] and node.child_by_field_name("name") is not None:
+            return True
+        nodes.extend(node.named_children)
+    return False
+
+
+def _holds_code(code: str, language: str) -> bool:
+    """Whether ``code`` is Java/C# code: it declares something, or it parses without error (statements).
+
+    Program output ("Output:", "Sum: 3") and prose parse with errors and declare nothing.
+    """
+    return _declares(code, language) or _errors(code, language) == 0
+
+
+def _looks_like_code(text: str, language: str) -> bool:
+    """Whether ``text`` is code: of ``language`` (:func:`_holds_code`), or definitions in another language
+    (a Java task answered in Python is an answer, wrong but not to be replaced by what follows it)."""
+    return (_holds_code(text, language) or _defines_python(text)
+            or any(_declares(text, other) for other in _DECLARATIONS if other != language))
+
+
 def tree_sitter_answer(text: str, language: str, tags: tuple[str, ...]) -> str:
     """The Java or C# code of a reply (``language`` ``java`` or ``csharp``; see the module docstring)."""
     text = reply_text(text)
-    blocks = select_blocks(fenced_blocks(text), tags)
+    blocks = fenced_blocks(text)
     if not blocks:
+        text = drop_stray_tag(text)
         return trim_prose(text, language) if text.strip() else ""
-    bodies = [block.body.strip("\n") for block in blocks if block.body.strip()]
-    if len(bodies) > 1:
-        bodies = [body for body in bodies if not _is_usage(body, language)] or bodies[:1]
-    return "\n\n".join(bodies)
+    bodies = [block.body.strip("\n") for block in select_blocks(blocks, tags) if block.body.strip()]
+    code = [body for body in bodies if _holds_code(body, language)]
+    if not code:  # output or prose blocks: a mis-tagged code block, else the code before the first fence
+        code = [block.body.strip("\n") for block in blocks
+                if (block.language not in _TREE_SITTER_TAGS or block.language in tags)
+                and block.body.strip() and _declares(block.body, language)]
+    if not code and (head := text_before_fences(text, blocks)) and _looks_like_code(head, language):
+        return trim_prose(head, language)
+    code = code or bodies
+    if len(code) > 1:
+        code = [body for body in code if not _is_usage(body, language)] or code[:1]
+    return "\n\n".join(code)
 
 
 # ---- summaries ----------------------------------------------------------------------------------------
