@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -51,24 +52,40 @@ def test_extracted_python_runs(case):
     assert eval(case["call"], namespace) == case["result"]
 
 
+@cache
+def _codereval_answers(language: str) -> list[tuple[str, str, str]]:
+    """``(id#index, generated code, extracted answer)`` for every ChatGPT CoderEval generation of ``language``."""
+    path = reference_file("codereval-generations", f"{language}_chatgpt_humanlabel_out.jsonl")
+    task = get_task("generation")
+    return [(f"{row['_id']}#{index}", result["generate_code"], task.extract_answer(result["generate_code"], language))
+            for row in map(json.loads, path.open(encoding="utf-8"))
+            for index, result in enumerate(row["generate_results"])]
+
+
 @pytest.mark.slow  # 4,600 generations: several seconds
 def test_real_codereval_generations_keep_every_definition():
     """ChatGPT's CoderEval Python code: extraction drops only top-level usage, never a line of a definition."""
-    path = reference_file("codereval-generations", "python_chatgpt_humanlabel_out.jsonl")
-    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
-    task, changed = get_task("generation"), 0
-    for row in rows:
-        for result in row["generate_results"]:
-            code = result["generate_code"]
-            answer = task.extract_answer(code, "python")
-            try:
-                tree = ast.parse(code)
-            except SyntaxError:
-                continue
-            lines = code.split("\n")
-            for node in tree.body:
-                if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
-                    assert "\n".join(lines[node.lineno - 1:node.end_lineno]) in answer, row["_id"]
-            ast.parse(answer)
-            changed += answer.strip() != code.strip()
-    assert 0 < changed < 0.05 * sum(len(row["generate_results"]) for row in rows)
+    answers = _codereval_answers("python")
+    changed = 0
+    for row_id, code, answer in answers:
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        lines = code.split("\n")
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+                assert "\n".join(lines[node.lineno - 1:node.end_lineno]) in answer, row_id
+        ast.parse(answer)
+        changed += answer.strip() != code.strip()
+    assert 0 < changed < 0.05 * len(answers)
+
+
+@pytest.mark.slow  # 4,600 generations per language: several seconds (shared with the test above)
+@pytest.mark.parametrize("language", ["python", "java"])
+def test_real_codereval_answers_are_never_short_fragments(language):
+    """No answer is a scrap such as "Output:" (a stray closing fence taken for an opening one): a reply of
+    over 200 characters never gives an answer without a parenthesis or under 20 characters."""
+    offenders = [f"{row_id}: {answer[:60]!r}" for row_id, code, answer in _codereval_answers(language)
+                 if len(code) > 200 and ("(" not in answer or len(answer.strip()) < 20)]
+    assert not offenders, "\n".join(offenders)

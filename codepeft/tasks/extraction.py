@@ -9,7 +9,15 @@ a reply cut off inside its reasoning has no answer). Then:
   language (```` ```python title="add.py" ````, ```` ```python:add.py ````, ```` ```{.java} ````);
   the block ends at a fence of the same character at least as long (so a ```` ```` ```` block may
   hold ```` ``` ```` lines), or at the end of the reply (an answer cut off by ``max_new_tokens``).
-  Blocks tagged with the target language are used, else untagged ones, else the first block.
+  Blocks tagged with the target language are used, else untagged ones, else the first block. When
+  none of those holds code (program output such as ``Output:``, prose), another block that does is
+  used (code under a wrong tag), else the text before the first fence when it is code: replies cut out
+  of Markdown by someone else (CoderEval's generations) can have lost their opening fence but kept
+  the closing one, so that the fence pairing takes the stray closing fence for an opener. A first line
+  that is only a language name (``python``, what such a stripped fence leaves behind) is dropped.
+  "Holds code": for Python, parses to a function or class; for Java/C#, tree-sitter finds a named
+  type, method or local function, or the text parses without error (statements). A reply in which
+  nothing holds code keeps the rules above (its selected blocks).
 * **Python** follows EvalPlus' sanitizer (``evalplus.sanitize``, evalplus 0.3.1; the package itself is
   not used: it requires anthropic, google-generativeai, wget, fire and more): the parseable code is
   found (the longest run of top-level chunks that parses, per block), all blocks are put together, and
