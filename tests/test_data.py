@@ -51,6 +51,20 @@ def test_missing_data_names_the_path_and_what_to_do(tmp_path):
         load_examples("summarization", "java", "train", data_dir=tmp_path / "nope")
 
 
+def test_line_aligned_files_split_on_newlines_only(tmp_path):
+    """U+2028 (and U+0085, form feed) inside a string literal is part of the line, not a line break."""
+    java = ['String s = "a\u2028b";', 'int x = 1;\x0c', 'String t = "c\x85d";']
+    cs = ['string s = "a\u2028b";', "int x = 1;", 'string t = "c\x85d";']
+    (tmp_path / "test.java-cs.txt.java").write_text("\n".join(java) + "\n", encoding="utf-8", newline="")
+    (tmp_path / "test.java-cs.txt.cs").write_text("\r\n".join(cs) + "\r\n", encoding="utf-8", newline="")
+    pairs = load_examples("translation", "java_to_cs", "test", data_dir=tmp_path)
+    assert [(p["id"], p["source"], p["target"]) for p in sorted(pairs, key=lambda p: p["id"])] == [
+        (f"test-{i}", j.strip(), c.strip()) for i, (j, c) in enumerate(zip(java, cs))]
+    (tmp_path / "test.java-cs.txt.cs").write_text("\n".join(cs[:2]) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match="has 3 lines but .* has 2"):
+        load_examples("translation", "java_to_cs", "test", data_dir=tmp_path)
+
+
 def test_codexglue_java_cs_files_from_the_reference_data():
     folder = reference_file("codexglue-java-cs")
     test = load_examples("translation", "java_to_cs", "test", data_dir=folder)
