@@ -28,7 +28,7 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.generation import DecodingSettings, Generation, Progress, ResumableJsonl
-from codepeft.io import iter_jsonl, read_jsonl, require_dir, require_file, write_csv, write_jsonl, write_text
+from codepeft.io import iter_jsonl, require_dir, require_file, write_csv, write_jsonl, write_text
 from codepeft.tasks import get_task, run_prompts
 
 KINDS = ("qlora", "fft")
@@ -135,20 +135,22 @@ def _check_output(output: Path, *inputs: Path) -> Path:
 # ---- the tasks -----------------------------------------------------------------------------------------------
 def _file_task(task_name: str, language: str, spec: ModelSpec, settings: DecodingSettings, input_file: str | Path,
                output_file: str | Path):
-    """Checked settings, the output path and the canonical examples of a task read from an input file."""
-    from codepeft.data import read_task_file
+    """Checked settings, the output path and the ``(raw, canonical example)`` pairs of a task's input file
+    (examples whose reference appears in the input are left out, with a line in the log)."""
+    from codepeft.data import read_task_records
 
     task = get_task(task_name)
     language = task.check_variant(language)
     output = _check_output(Path(output_file), Path(input_file))
-    return task, language, spec.check(), settings.check(), output, read_task_file(input_file, task.name, language)
+    return task, language, spec.check(), settings.check(), output, read_task_records(input_file, task.name, language)
 
 
 def generate_code(spec: ModelSpec, settings: DecodingSettings, input_file: str | Path, output_file: str | Path,
                   language: str, decoder: Any = None) -> list[dict[str, Any]]:
     """CoderEval-style generation: one ``{"_id", "generate_results", ...}`` line per input task."""
-    task, language, spec, settings, output, examples = _file_task("generation", language, spec, settings, input_file,
-                                                                  output_file)
+    task, language, spec, settings, output, records = _file_task("generation", language, spec, settings, input_file,
+                                                                 output_file)
+    examples = [example for _, example in records]
 
     def record(position: int, samples: list[Generation]) -> dict[str, Any]:
         return {"_id": examples[position]["id"],
@@ -168,9 +170,9 @@ def summary_csv_path(output_file: str | Path) -> Path:
 def summarize(spec: ModelSpec, settings: DecodingSettings, input_jsonl: str | Path, output_file: str | Path,
               language: str, decoder: Any = None) -> list[dict[str, Any]]:
     """Summaries: each input line with ``generated_summary`` added, written as JSONL and CSV."""
-    task, language, spec, settings, output, examples = _file_task("summarization", language, spec, settings,
-                                                                  input_jsonl, output_file)
-    raws = read_jsonl(input_jsonl)
+    task, language, spec, settings, output, records = _file_task("summarization", language, spec, settings,
+                                                                 input_jsonl, output_file)
+    raws, examples = [raw for raw, _ in records], [example for _, example in records]
 
     def record(position: int, samples: list[Generation]) -> dict[str, Any]:
         example, sample = examples[position], samples[0]
