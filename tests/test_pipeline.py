@@ -269,3 +269,33 @@ def test_the_papers_matrix_plans_without_its_data(tmp_path):
     assert len(list(folder.glob("*.sbatch"))) == 24 + sum(job.stage == "stats" for job in jobs)
     with pytest.raises(UserError, match="CEPythonHumanLabel.jsonl"):  # inference needs the downloaded inputs
         write_slurm(experiment, [job for job in jobs if job.stage == "infer"])
+
+
+def test_a_changed_upstream_output_drops_the_partial_file_of_a_job_that_did_not_finish(tmp_path):
+    """A job killed part-way keeps its partial file for the rerun, unless what it reads changed meanwhile."""
+    import sys
+
+    from codepeft.pipeline.plan import Job
+    from codepeft.pipeline.runner import Runner
+
+    model, output = tmp_path / "model.bin", tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    model.write_text("weights A")
+    # the job appends one line per attempt to the partial file and fails until the flag file exists
+    program = (f"import pathlib, sys; p = pathlib.Path({str(partial)!r}); p.open('a').write('attempt\\n'); "
+               f"sys.exit(0 if pathlib.Path({str(tmp_path / 'go')!r}).exists() else 1)")
+    job = Job("infer__x", "infer", [[sys.executable, "-c", program]], outputs=[output], inputs=[model])
+    lines = []
+
+    def run():
+        return Runner(tmp_path / "exp", [job], ["infer"], echo=lines.append).run()
+
+    assert run() == 1 and partial.read_text() == "attempt\n"
+    assert run() == 1 and partial.read_text() == "attempt\n" * 2  # same inputs: resumed
+    model.write_text("weights B, retrained")
+    assert run() == 1 and partial.read_text() == "attempt\n"  # the old partial was removed first
+    assert any("inputs or settings changed since the last attempt; removed" in line for line in lines)
+    (tmp_path / "go").touch()
+    output.write_text("done\n")
+    assert run() == 0 and partial.read_text() == "attempt\n" * 2
+    assert not (tmp_path / "exp" / ".stamps" / "infer__x.attempt.json").exists()
