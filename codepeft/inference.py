@@ -440,10 +440,6 @@ def filter_discarded(input_path: str | Path, discard_ids_file: str | Path,
     return results
 
 
-def _safe_name(task_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", task_id)
-
-
 def guess_language(path: Path) -> str:
     """python or java from a file name such as ``generation_python.jsonl``, else from the nearest folder name
     that says (``.../java/out.jsonl``)."""
@@ -459,26 +455,40 @@ def guess_language(path: Path) -> str:
 
 def extract_code_files(input_jsonl: str | Path, output_dir: str | Path, language: str | None = None,
                        all_samples: bool = False) -> int:
-    """One code file per prediction: ``<id>.<ext>`` (first sample) or ``<id>_<k>.<ext>`` (``all_samples``).
+    """One code file per prediction: ``<name>.<ext>`` (first sample) or ``<name>_<k>.<ext>`` (``all_samples``).
 
-    Samples may be code strings (this project's format) or ``{"generate_code": ...}`` objects (CoderEval's
-    executor output). Returns the number of files written.
+    ``<name>`` is the task id when it is a safe file name, else a sanitised id plus a short hash
+    (``codepeft.io.file_stems``); ``index.csv`` in ``output_dir`` maps every id to its files. Samples may be
+    code strings (this project's format) or ``{"generate_code": ...}`` objects (CoderEval's executor output).
+    Returns the number of files written; ids that would share a file name are an error naming both.
     """
+    from codepeft.io import file_stems, write_file_index
+
     path = require_file(input_jsonl, "--input file")
     language = get_task("generation").check_variant(language) if language else guess_language(path)
     extension = {"python": "py", "java": "java"}[language]
-    written = 0
+    files: dict[str, list[tuple[str, str]]] = {}  # id -> [(file name, code)]
     for number, record in iter_jsonl(path):
         task_id, samples = record_id(record), record.get("generate_results")
         if task_id is None or not isinstance(samples, list):
             raise UserError(f"{path}:{number}: expected '_id' and a 'generate_results' list")
         if not samples:
             raise UserError(f"{path}:{number}: task {task_id} has no samples in 'generate_results'")
+        if task_id in files:
+            raise UserError(f"{path}:{number}: task {task_id} appears twice")
+        files[task_id] = []
         for k, sample in enumerate(samples if all_samples else samples[:1]):
             code = sample.get("generate_code") if isinstance(sample, dict) else sample
             if not isinstance(code, str):
                 raise UserError(f"{path}:{number}: generate_results[{k}] of task {task_id} is not code")
-            name = _safe_name(task_id) + (f"_{k}" if all_samples else "")
-            write_text(Path(output_dir) / f"{name}.{extension}", code)
-            written += 1
-    return written
+            files[task_id].append((str(k), code))
+    stems = file_stems(files)
+    names: dict[str, list[str]] = {}
+    for task_id, samples in files.items():
+        names[task_id] = []
+        for k, code in samples:
+            name = f"{stems[task_id]}{f'_{k}' if all_samples else ''}.{extension}"
+            write_text(Path(output_dir) / name, code)
+            names[task_id].append(name)
+    write_file_index(output_dir, names)
+    return sum(len(n) for n in names.values())
