@@ -163,16 +163,16 @@ def file_stems(ids: Iterable[str]) -> dict[str, str]:
     """A file name stem for each id, unique and traceable back to it.
 
     An id made of letters, digits, ``.``, ``_`` and ``-`` (not starting with ``.``, at most 100 characters) is
-    its own stem; any other id gets its characters outside that set replaced by ``_``, cut to 100 characters,
-    plus ``-`` and the first 8 hex digits of the id's SHA-256 (``排序/1`` -> ``___1-6c1a4dde``). Two ids whose
+    its own stem; any other id gets its characters outside that set (and a leading ``.``) replaced by ``_``, cut
+    to 100 characters, plus ``-`` and the first 8 hex digits of the id's SHA-256 (``排序/1`` -> ``___1-6c1a4dde``). Two ids whose
     stems would still meet, also when case is ignored (as on macOS and Windows file systems), raise a
     UserError naming both.
     """
     stems: dict[str, str] = {}
     owners: dict[str, str] = {}
     for task_id in map(str, ids):
-        stem = _UNSAFE.sub("_", task_id)[:MAX_STEM]
-        if stem != task_id or stem.startswith(".") or not stem:
+        stem = re.sub(r"^\.", "_", _UNSAFE.sub("_", task_id)[:MAX_STEM])  # no hidden files
+        if stem != task_id or not stem:
             stem = f"{stem}-{hashlib.sha256(task_id.encode('utf-8')).hexdigest()[:8]}"
         other = owners.setdefault(stem.lower(), task_id)
         if other != task_id:
