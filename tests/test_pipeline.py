@@ -141,6 +141,7 @@ def test_the_protocol_reaches_every_measuring_script(tmp_path, protocol):
                    "quality": {"tools": ["pylint", "flake8", "lizard", "csharp", "sonar"], "jobs": 1},
                    "evaluation": {**SMALL["evaluation"], "judge": {"num_runs": 1}}},
         protocol=protocol))
+    experiment.quality["timeout"] = 30
     commands = [command for job in build_plan(experiment) for command in job.commands if command[0] == "python"]
     measuring = [c for c in commands if c[1] in MEASURING_SCRIPTS or c[1].startswith("non_functional_analysis/")]
     scripts = {c[1] for c in measuring}
@@ -150,6 +151,8 @@ def test_the_protocol_reaches_every_measuring_script(tmp_path, protocol):
                                                   "non_functional_analysis/sonar_analysis.py"} <= scripts
     for command in measuring:
         assert command[command.index("--protocol") + 1] == protocol, command
+        if command[1].startswith("non_functional_analysis/"):  # quality.timeout reaches the quality scripts
+            assert command[command.index("--timeout") + 1] == "30", command
     others = [c for c in commands if c not in measuring]
     assert others and not any("--protocol" in c for c in others)  # training, inference, execution: no protocol
 
@@ -313,3 +316,17 @@ def test_a_changed_upstream_output_drops_the_partial_file_of_a_job_that_did_not_
     output.write_text("done\n")
     assert run() == 0 and partial.read_text() == "attempt\n" * 2
     assert not (tmp_path / "exp" / ".stamps" / "infer__x.attempt.json").exists()
+
+
+def test_the_issues_config_mistakes_as_written_in_yaml(tmp_path):
+    """The two mistakes of the report, typed by hand: a model given as a string, a decimal comma."""
+    text = yaml.safe_dump({**SMALL, "output_root": str(tmp_path / "results")}).replace(
+        "models:\n- models/tiny-qwen2\n", "models: models/tiny-qwen2\n").replace(
+        "inference:\n  batch_size: 8\n", "inference:\n  temperature: 0,8\n  batch_size: 8\n")
+    path = tmp_path / "by-hand.yaml"
+    path.write_text(text)
+    assert "models: models/tiny-qwen2\n" in text and "  temperature: 0,8\n" in text
+    done = run_script("run_experiment.py", "--config", str(path), "--dry_run")
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert "models: expected a list, e.g. [a, b] (got 'models/tiny-qwen2')" in done.stderr
+    assert "inference.temperature: expected a number (with a decimal point, not a comma) (got '0,8')" in done.stderr

@@ -243,6 +243,8 @@ class Planner:
                              "--output_dir", rel(code), "--language", variant])
         folder = self.d / "quality" / run / f"{task}_{variant}"
         jobs = ["--jobs", str(self.x.quality.get("jobs", 2))]
+        if self.x.quality.get("timeout"):
+            jobs += ["--timeout", str(self.x.quality["timeout"])]
         groups: list[tuple[list[str], list[str]]] = []  # (script + flags, per-instance CSVs it writes)
         lizard_language = {"python": "python", "java": "java", "cs": "csharp"}[language]
         if language == "python" and tools & {"pylint", "flake8"}:
