@@ -28,7 +28,7 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.generation import DecodingSettings, Generation, Progress, ResumableJsonl
-from codepeft.io import iter_jsonl, read_jsonl, require_dir, require_file, write_csv, write_jsonl, write_text
+from codepeft.io import iter_jsonl, require_dir, require_file, write_csv, write_jsonl, write_text
 from codepeft.tasks import get_task, run_prompts
 
 KINDS = ("qlora", "fft")
@@ -78,8 +78,50 @@ class ModelSpec:
         return f"LoRA adapter {self.path} {how} {base}"
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"model_path": str(Path(self.path).resolve()), "kind": self.kind,
-                "base_model_name": self.base_model_name, "merge": self.merge, "backend": self.backend}
+        """What decides the model's output: how it is loaded, and the hash of its files and its base's files."""
+        from codepeft.provenance import files_fingerprint
+
+        fingerprint = {"model_path": str(Path(self.path).resolve()), "kind": self.kind,
+                       "base_model_name": self.base_model_name, "merge": self.merge, "backend": self.backend,
+                       "model_files": files_fingerprint(model_files(Path(self.path)))}
+        if self.kind == "qlora":
+            from codepeft.modeling import adapter_base_model
+
+            base = self.base_model_name or adapter_base_model(self.path)
+            fingerprint["base_model_files"] = files_fingerprint(model_files(local_model_folder(base)))
+        return fingerprint
+
+
+# the files of a model folder that decide what it generates (not logs, checkpoints or training arguments)
+MODEL_CONFIG_FILES = ("config.json", "adapter_config.json", "generation_config.json", "prompts.json",
+                      "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                      "vocab.json", "merges.txt", "tokenizer.model", "chat_template.jinja", "chat_template.json")
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+
+
+def model_files(folder: Path) -> list[Path]:
+    """Weights (``*.safetensors``, ``*.bin``, ...) and configuration files of a model or adapter folder."""
+    files = sorted(path for path in folder.iterdir() if path.is_file() and path.name != "training_args.bin"
+                   and (path.suffix in WEIGHT_SUFFIXES or path.name in MODEL_CONFIG_FILES))
+    if not any(path.suffix in WEIGHT_SUFFIXES for path in files):
+        raise UserError(f"{folder} holds no weight files ({', '.join('*' + s for s in WEIGHT_SUFFIXES)})")
+    return files
+
+
+def local_model_folder(name: str) -> Path:
+    """A base model's local folder: the folder itself, or the hub's cached snapshot of a model id."""
+    if Path(name).is_dir():
+        return Path(name)
+    from huggingface_hub import snapshot_download
+
+    from codepeft.modeling import resolve_model_name
+
+    try:  # what loading the model fetches anyway; offline, the cached copy
+        return Path(snapshot_download(resolve_model_name(name), allow_patterns=[
+            *MODEL_CONFIG_FILES, *(f"*{suffix}" for suffix in WEIGHT_SUFFIXES)]))
+    except Exception as err:  # network, authentication, not cached offline: all reported the same way
+        raise UserError(f"cannot find the files of base model {name!r} ({type(err).__name__}); download it first "
+                        "or pass --base_model_name with a local folder") from None
 
 
 def load_decoder(spec: ModelSpec, settings: DecodingSettings):
@@ -101,18 +143,26 @@ MakeRecord = Callable[[int, list[Generation]], dict[str, Any]]  # (input positio
 
 def decode_examples(task_name: str, variant: str, examples: list[dict[str, Any]], spec: ModelSpec,
                     settings: DecodingSettings, output: Path, key: str, make_record: MakeRecord,
-                    decoder: Any = None) -> list[dict[str, Any]]:
+                    decoder: Any = None, restart: bool = False) -> list[dict[str, Any]]:
     """Decode every example not already in ``output``'s partial file; return all records in input order.
 
+    Records are reused only when the model's files, the decoding settings and the example are those that
+    produced them (``ResumableJsonl``); ``restart`` drops a partial file instead of resuming it.
     ``decoder`` (for tests and benchmarks) skips loading: any object with ``tokenizer`` and ``decode``.
     """
     from codepeft.chat import inference_prompt
+    from codepeft.provenance import settings_key
 
     task = get_task(task_name)
     fingerprint = {"task": task.name, "variant": variant, **spec.fingerprint(), **settings.fingerprint()}
-    with ResumableJsonl(output, key, [example["id"] for example in examples], fingerprint) as writer:
+    inputs = {str(example["id"]): settings_key(example) for example in examples}
+    ids = [str(example["id"]) for example in examples]
+    with ResumableJsonl(output, key, ids, fingerprint, inputs, restart) as writer:
         pending = writer.pending()
-        if len(pending) < len(examples):
+        if writer.reused:
+            print(f"up to date: {output} holds all {len(examples)} records, made by the same model files and "
+                  "settings from the same inputs", file=sys.stderr)
+        elif len(pending) < len(examples):
             print(f"resuming: {len(examples) - len(pending)} of {len(examples)} already in {writer.partial}",
                   file=sys.stderr)
         if pending:
@@ -135,27 +185,29 @@ def _check_output(output: Path, *inputs: Path) -> Path:
 # ---- the tasks -----------------------------------------------------------------------------------------------
 def _file_task(task_name: str, language: str, spec: ModelSpec, settings: DecodingSettings, input_file: str | Path,
                output_file: str | Path):
-    """Checked settings, the output path and the canonical examples of a task read from an input file."""
-    from codepeft.data import read_task_file
+    """Checked settings, the output path and the ``(raw, canonical example)`` pairs of a task's input file
+    (examples whose reference appears in the input are left out, with a line in the log)."""
+    from codepeft.data import read_task_records
 
     task = get_task(task_name)
     language = task.check_variant(language)
     output = _check_output(Path(output_file), Path(input_file))
-    return task, language, spec.check(), settings.check(), output, read_task_file(input_file, task.name, language)
+    return task, language, spec.check(), settings.check(), output, read_task_records(input_file, task.name, language)
 
 
 def generate_code(spec: ModelSpec, settings: DecodingSettings, input_file: str | Path, output_file: str | Path,
-                  language: str, decoder: Any = None) -> list[dict[str, Any]]:
+                  language: str, decoder: Any = None, restart: bool = False) -> list[dict[str, Any]]:
     """CoderEval-style generation: one ``{"_id", "generate_results", ...}`` line per input task."""
-    task, language, spec, settings, output, examples = _file_task("generation", language, spec, settings, input_file,
-                                                                  output_file)
+    task, language, spec, settings, output, records = _file_task("generation", language, spec, settings, input_file,
+                                                                 output_file)
+    examples = [example for _, example in records]
 
     def record(position: int, samples: list[Generation]) -> dict[str, Any]:
         return {"_id": examples[position]["id"],
                 "generate_results": [task.extract_answer(s.text, language) for s in samples],
                 "raw_outputs": [s.text for s in samples], "truncated": [s.truncated for s in samples]}
 
-    records = decode_examples(task.name, language, examples, spec, settings, output, "_id", record, decoder)
+    records = decode_examples(task.name, language, examples, spec, settings, output, "_id", record, decoder, restart)
     print(f"{len(records)} tasks x {settings.num_samples} samples written to {output}")
     return records
 
@@ -166,11 +218,11 @@ def summary_csv_path(output_file: str | Path) -> Path:
 
 
 def summarize(spec: ModelSpec, settings: DecodingSettings, input_jsonl: str | Path, output_file: str | Path,
-              language: str, decoder: Any = None) -> list[dict[str, Any]]:
+              language: str, decoder: Any = None, restart: bool = False) -> list[dict[str, Any]]:
     """Summaries: each input line with ``generated_summary`` added, written as JSONL and CSV."""
-    task, language, spec, settings, output, examples = _file_task("summarization", language, spec, settings,
-                                                                  input_jsonl, output_file)
-    raws = read_jsonl(input_jsonl)
+    task, language, spec, settings, output, records = _file_task("summarization", language, spec, settings,
+                                                                 input_jsonl, output_file)
+    raws, examples = [raw for raw, _ in records], [example for _, example in records]
 
     def record(position: int, samples: list[Generation]) -> dict[str, Any]:
         example, sample = examples[position], samples[0]
@@ -179,7 +231,7 @@ def summarize(spec: ModelSpec, settings: DecodingSettings, input_jsonl: str | Pa
         return {**row, "generated_summary": task.extract_answer(sample.text, language),
                 "raw_output": sample.text, "truncated": sample.truncated}
 
-    records = decode_examples(task.name, language, examples, spec, settings, output, "id", record, decoder)
+    records = decode_examples(task.name, language, examples, spec, settings, output, "id", record, decoder, restart)
     columns = list(dict.fromkeys(column for row in records for column in row))
     write_csv(summary_csv_path(output), records, columns)
     print(f"{len(records)} summaries written to {output} and {summary_csv_path(output)}")
@@ -231,7 +283,7 @@ def write_translation_files(records: list[dict[str, Any]], output_dir: str | Pat
 
 def translate(spec: ModelSpec, settings: DecodingSettings, direction: str, output_dir: str | Path,
               data_dir: str | Path | None = None, max_samples: int | None = None, code_layout: str = "lines",
-              skip_codebleu: bool = False, decoder: Any = None) -> list[dict[str, Any]]:
+              skip_codebleu: bool = False, decoder: Any = None, restart: bool = False) -> list[dict[str, Any]]:
     """Translate the CodeXGLUE test split; write predictions, one file per prediction, then CodeBLEU."""
     task = get_task("translation")
     direction = task.check_variant(direction)
@@ -247,7 +299,8 @@ def translate(spec: ModelSpec, settings: DecodingSettings, direction: str, outpu
                 "reference": example["target"], "prediction": task.extract_answer(sample.text, direction),
                 "raw_output": sample.text, "truncated": sample.truncated}
 
-    records = decode_examples(task.name, direction, examples, spec, settings, output, "id", record, decoder)
+    records = decode_examples(task.name, direction, examples, spec, settings, output, "id", record, decoder,
+                              restart)
     folder = write_translation_files(records, output_dir, direction, code_layout)
     print(f"{len(records)} translations written to {output} and {folder}/")
     if not skip_codebleu:
@@ -262,16 +315,17 @@ def translate(spec: ModelSpec, settings: DecodingSettings, direction: str, outpu
 def run_inference(task: str, variant: str, spec: ModelSpec, settings: DecodingSettings, *,
                   input_file: str | Path | None = None, output: str | Path, data_dir: str | Path | None = None,
                   max_samples: int | None = None, code_layout: str = "lines",
-                  skip_codebleu: bool = False) -> list[dict[str, Any]]:
+                  skip_codebleu: bool = False, restart: bool = False) -> list[dict[str, Any]]:
     """Run one task's inference without argparse. ``output`` is the output file (generation, summarization)
     or the output folder (translation); ``input_file`` is required for generation and summarization."""
     task = get_task(task).name
     if task == "translation":
-        return translate(spec, settings, variant, output, data_dir, max_samples, code_layout, skip_codebleu)
+        return translate(spec, settings, variant, output, data_dir, max_samples, code_layout, skip_codebleu,
+                         restart=restart)
     if input_file is None:
         raise UserError(f"{task} inference needs an input file")
     run = generate_code if task == "generation" else summarize
-    return run(spec, settings, input_file, output, variant)
+    return run(spec, settings, input_file, output, variant, restart=restart)
 
 
 # ---- the command line shared by the six scripts ---------------------------------------------------------------
@@ -321,6 +375,8 @@ def build_parser(task: str, kind: str, description: str | None = None) -> argpar
     if task == "generation":
         decoding.add_argument("--num_samples", type=int, default=1, help="samples per task (default: %(default)s)")
     decoding.add_argument("--seed", type=int, default=42, help="(default: %(default)s)")
+    parser.add_argument("--restart", action="store_true", help="drop the partial results of an earlier run "
+                        "instead of resuming them (needed when the model or settings changed since)")
     return parser
 
 
@@ -333,14 +389,14 @@ def script_main(task: str, kind: str, description: str | None = None, argv: list
                                 num_samples=getattr(args, "num_samples", 1), batch_size=args.batch_size,
                                 seed=args.seed)
     if task == "generation":
-        generate_code(spec, settings, args.input_file, args.output_file, args.language)
+        generate_code(spec, settings, args.input_file, args.output_file, args.language, restart=args.restart)
     elif task == "summarization":
         output = args.output_file or \
             f"inference_results_{Path(args.input_jsonl).stem}_{Path(args.model_path.rstrip('/')).name}.jsonl"
-        summarize(spec, settings, args.input_jsonl, output, args.language)
+        summarize(spec, settings, args.input_jsonl, output, args.language, restart=args.restart)
     else:
         translate(spec, settings, args.direction, args.output_dir, args.data_dir, args.max_samples,
-                  args.code_layout, args.skip_codebleu)
+                  args.code_layout, args.skip_codebleu, restart=args.restart)
 
 
 # ---- post-processing of CoderEval outputs ------------------------------------------------------------------------
@@ -384,10 +440,6 @@ def filter_discarded(input_path: str | Path, discard_ids_file: str | Path,
     return results
 
 
-def _safe_name(task_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", task_id)
-
-
 def guess_language(path: Path) -> str:
     """python or java from a file name such as ``generation_python.jsonl``, else from the nearest folder name
     that says (``.../java/out.jsonl``)."""
@@ -403,26 +455,40 @@ def guess_language(path: Path) -> str:
 
 def extract_code_files(input_jsonl: str | Path, output_dir: str | Path, language: str | None = None,
                        all_samples: bool = False) -> int:
-    """One code file per prediction: ``<id>.<ext>`` (first sample) or ``<id>_<k>.<ext>`` (``all_samples``).
+    """One code file per prediction: ``<name>.<ext>`` (first sample) or ``<name>_<k>.<ext>`` (``all_samples``).
 
-    Samples may be code strings (this project's format) or ``{"generate_code": ...}`` objects (CoderEval's
-    executor output). Returns the number of files written.
+    ``<name>`` is the task id when it is a safe file name, else a sanitised id plus a short hash
+    (``codepeft.io.file_stems``); ``index.csv`` in ``output_dir`` maps every id to its files. Samples may be
+    code strings (this project's format) or ``{"generate_code": ...}`` objects (CoderEval's executor output).
+    Returns the number of files written; ids that would share a file name are an error naming both.
     """
+    from codepeft.io import file_stems, write_file_index
+
     path = require_file(input_jsonl, "--input file")
     language = get_task("generation").check_variant(language) if language else guess_language(path)
     extension = {"python": "py", "java": "java"}[language]
-    written = 0
+    files: dict[str, list[tuple[str, str]]] = {}  # id -> [(file name, code)]
     for number, record in iter_jsonl(path):
         task_id, samples = record_id(record), record.get("generate_results")
         if task_id is None or not isinstance(samples, list):
             raise UserError(f"{path}:{number}: expected '_id' and a 'generate_results' list")
         if not samples:
             raise UserError(f"{path}:{number}: task {task_id} has no samples in 'generate_results'")
+        if task_id in files:
+            raise UserError(f"{path}:{number}: task {task_id} appears twice")
+        files[task_id] = []
         for k, sample in enumerate(samples if all_samples else samples[:1]):
             code = sample.get("generate_code") if isinstance(sample, dict) else sample
             if not isinstance(code, str):
                 raise UserError(f"{path}:{number}: generate_results[{k}] of task {task_id} is not code")
-            name = _safe_name(task_id) + (f"_{k}" if all_samples else "")
-            write_text(Path(output_dir) / f"{name}.{extension}", code)
-            written += 1
-    return written
+            files[task_id].append((str(k), code))
+    stems = file_stems(files)
+    names: dict[str, list[str]] = {}
+    for task_id, samples in files.items():
+        names[task_id] = []
+        for k, code in samples:
+            name = f"{stems[task_id]}{f'_{k}' if all_samples else ''}.{extension}"
+            write_text(Path(output_dir) / name, code)
+            names[task_id].append(name)
+    write_file_index(output_dir, names)
+    return sum(len(n) for n in names.values())

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -149,3 +151,40 @@ def read_csv(path: str | Path, what: str = "CSV file") -> tuple[list[str], list[
     if not columns:
         raise UserError(f"{path}: the file is empty; expected a header line")
     return columns, rows
+
+
+# ---- file names from ids ----------------------------------------------------------------------------------
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+MAX_STEM = 100
+INDEX_FILE = "index.csv"  # id -> file, beside the files named by file_stems
+
+
+def file_stems(ids: Iterable[str]) -> dict[str, str]:
+    """A file name stem for each id, unique and traceable back to it.
+
+    An id made of letters, digits, ``.``, ``_`` and ``-`` (not starting with ``.``, at most 100 characters) is
+    its own stem; any other id gets its characters outside that set (and a leading ``.``) replaced by ``_``, cut
+    to 100 characters, plus ``-`` and the first 8 hex digits of the id's SHA-256 (``排序/1`` -> ``___1-6c1a4dde``). Two ids whose
+    stems would still meet, also when case is ignored (as on macOS and Windows file systems), raise a
+    UserError naming both.
+    """
+    stems: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for task_id in map(str, ids):
+        stem = re.sub(r"^\.", "_", _UNSAFE.sub("_", task_id)[:MAX_STEM])  # no hidden files
+        if stem != task_id or not stem:
+            stem = f"{stem}-{hashlib.sha256(task_id.encode('utf-8')).hexdigest()[:8]}"
+        other = owners.setdefault(stem.lower(), task_id)
+        if other != task_id:
+            raise UserError(f"ids {other!r} and {task_id!r} would be written to the same file name ({stem}); "
+                            "give the tasks distinct ids")
+        stems[task_id] = stem
+    return stems
+
+
+def write_file_index(folder: str | Path, names: Mapping[str, Iterable[str]]) -> Path:
+    """Write ``<folder>/index.csv`` (columns ``id``, ``file``: one row per file written for the id)."""
+    path = Path(folder) / INDEX_FILE
+    write_csv(path, [{"id": task_id, "file": name} for task_id, files in names.items() for name in files],
+              ["id", "file"])
+    return path

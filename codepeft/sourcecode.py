@@ -10,6 +10,7 @@ tree-sitter-c-sharp 0.21.3); they are imported on first use.
 from __future__ import annotations
 
 import ast
+import inspect
 import io
 import re
 import tokenize
@@ -54,32 +55,52 @@ def signature(code: str, language: str) -> str:
     return python_signature(code) if language == "python" else java_signature(code)
 
 
+def _docstring_statement(source: bytes):
+    """``(statement node, its function's body node)`` of the first function's docstring, or None."""
+    pending = [parser("python").parse(source).root_node]
+    while pending:  # depth first, in source order: the first function of the code
+        node = pending.pop()
+        if node.type == "function_definition":
+            body = node.child_by_field_name("body")
+            statements = [child for child in (body.named_children if body else []) if child.type != "comment"]
+            first = statements[0] if statements else None
+            if first is not None and first.type == "expression_statement" and first.named_child_count == 1 \
+                    and first.named_children[0].type in ("string", "concatenated_string"):
+                return first, statements
+            return None
+        pending.extend(reversed(node.children))
+    return None
+
+
 def strip_python_docstring(code: str) -> str:
-    """``code`` without the docstring of its first function (unchanged if it has none or does not parse)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        try:  # a method taken out of its class keeps its indentation
-            tree = ast.parse("if True:\n" + code)
-        except SyntaxError:
-            return code
-        offset = 1
-    else:
-        offset = 0
-    func = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
-    if func is None or not func.body:
+    """``code`` without the docstring of its first function (unchanged when it has none).
+
+    Parsed with tree-sitter, not ``ast``: Python 2 code (``print "total:", total``, as in CodeXGLUE's
+    code-to-text) and methods cut out of their class keep no docstring either. A function whose only
+    statement was the docstring gets ``pass``, so that it stays valid.
+    """
+    source = code.encode("utf-8")
+    found = _docstring_statement(source)
+    if found is None:
         return code
-    first = func.body[0]
-    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)):
-        return code
-    lines = code.splitlines(keepends=True)
-    start, end = first.lineno - 1 - offset, first.end_lineno - offset
-    if len(func.body) == 1:  # keep the function valid
-        indent = re.match(r"\s*", lines[start]).group(0)
-        return "".join(lines[:start] + [f"{indent}pass\n"] + lines[end:])
-    if end < len(lines) and not lines[end].strip():  # the blank line that followed the docstring
-        end += 1
-    return "".join(lines[:start] + lines[end:])
+    statement, statements = found
+    start, end = statement.start_byte, statement.end_byte
+    line_start = source.rfind(b"\n", 0, start) + 1
+    line_end = source.find(b"\n", end)
+    line_end = len(source) if line_end < 0 else line_end + 1
+    alone = not source[line_start:start].strip() and not source[end:line_end].strip()
+    if alone:  # the docstring has its own lines: remove them (and one blank line after them)
+        indent = source[line_start:start]
+        if len(statements) == 1:
+            return (source[:line_start] + indent + b"pass\n" + source[line_end:]).decode("utf-8")
+        after = source.find(b"\n", line_end)
+        if after >= 0 and not source[line_end:after].strip():
+            line_end = after + 1
+        return (source[:line_start] + source[line_end:]).decode("utf-8")
+    # on a line with other code (``def f(): "doc"; return 1``): remove the literal and its semicolon
+    rest = re.match(rb"[ \t]*;?[ \t]*", source[end:])
+    replacement = b"pass" if len(statements) == 1 else b""
+    return (source[:start] + replacement + source[end + rest.end():]).decode("utf-8")
 
 
 def strip_java_doc_comment(code: str) -> str:
@@ -88,13 +109,17 @@ def strip_java_doc_comment(code: str) -> str:
 
 
 def python_docstring(code: str) -> str | None:
-    """The docstring of the first function in ``code``, or None."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    """The docstring of the first function in ``code`` (cleaned as ``ast.get_docstring`` does), or None."""
+    found = _docstring_statement(code.encode("utf-8"))
+    if found is None:
         return None
-    func = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
-    return ast.get_docstring(func) if func is not None else None
+    literal = found[0].text.decode("utf-8")
+    try:
+        value = ast.literal_eval(literal)
+    except (SyntaxError, ValueError):  # Python 2 prefixes such as ur"...": the text between the quotes
+        match = re.fullmatch(r"[A-Za-z]*('\'\'|\"\"\"|'|\")(.*)\1", literal.strip(), flags=re.DOTALL)
+        value = match.group(2) if match else None
+    return inspect.cleandoc(value) if isinstance(value, str) else None
 
 
 def java_doc_comment(code: str) -> str | None:
@@ -113,15 +138,20 @@ def python_tokens(code: str) -> list[str]:
         return code.split()
 
 
-TREE_SITTER_LANGUAGES = ("java", "csharp")
+TREE_SITTER_LANGUAGES = ("python", "java", "csharp")
 
 
 @cache
 def parser(language: str):
-    """A tree-sitter ``Parser`` for ``java`` or ``csharp``; ValueError for any other language."""
+    """A tree-sitter ``Parser`` for ``python``, ``java`` or ``csharp``; ValueError for any other language.
+
+    Python's grammar is error-tolerant and knows Python 2's ``print`` and ``exec`` statements, so code that
+    ``ast`` cannot parse is still taken apart (docstring stripping)."""
     from tree_sitter import Language, Parser
 
-    if language == "java":
+    if language == "python":
+        import tree_sitter_python as grammar
+    elif language == "java":
         import tree_sitter_java as grammar
     elif language == "csharp":
         import tree_sitter_c_sharp as grammar

@@ -1,6 +1,8 @@
 """Data loading: the shipped samples, the study's sampling semantics, the real CodeXGLUE and CoderEval files."""
 
+import ast
 import json
+import textwrap
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -9,11 +11,13 @@ import pytest
 from conftest import REPO, reference_file, run_script
 from test_tasks import VARIANTS
 
-from codepeft.data import SAMPLES_DIR, load_examples, read_task_file
+from codepeft.data import SAMPLES_DIR, left_out_counts, load_examples, read_task_file, read_task_records
 from codepeft.data.miner import mine
 from codepeft.data.prepare import prepare_generation_dataset
 from codepeft.data.sampling import sample
 from codepeft.errors import UserError
+from codepeft.sourcecode import python_docstring, strip_python_docstring
+from codepeft.tasks import get_task
 
 
 @pytest.mark.parametrize(("task_name", "variant"), VARIANTS)
@@ -49,6 +53,20 @@ def test_missing_data_names_the_path_and_what_to_do(tmp_path):
         load_examples("summarization", "java", "train", data_dir=tmp_path)
     with pytest.raises(UserError, match="is not a folder"):
         load_examples("summarization", "java", "train", data_dir=tmp_path / "nope")
+
+
+def test_line_aligned_files_split_on_newlines_only(tmp_path):
+    """U+2028 (and U+0085, form feed) inside a string literal is part of the line, not a line break."""
+    java = ['String s = "a\u2028b";', 'int x = 1;\x0c', 'String t = "c\x85d";']
+    cs = ['string s = "a\u2028b";', "int x = 1;", 'string t = "c\x85d";']
+    (tmp_path / "test.java-cs.txt.java").write_text("\n".join(java) + "\n", encoding="utf-8", newline="")
+    (tmp_path / "test.java-cs.txt.cs").write_text("\r\n".join(cs) + "\r\n", encoding="utf-8", newline="")
+    pairs = load_examples("translation", "java_to_cs", "test", data_dir=tmp_path)
+    assert [(p["id"], p["source"], p["target"]) for p in sorted(pairs, key=lambda p: p["id"])] == [
+        (f"test-{i}", j.strip(), c.strip()) for i, (j, c) in enumerate(zip(java, cs))]
+    (tmp_path / "test.java-cs.txt.cs").write_text("\n".join(cs[:2]) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match="has 3 lines but .* has 2"):
+        load_examples("translation", "java_to_cs", "test", data_dir=tmp_path)
 
 
 def test_codexglue_java_cs_files_from_the_reference_data():
@@ -165,3 +183,90 @@ def test_several_data_folders_are_concatenated(tmp_path):
     assert len(java) == len(load_examples("summarization", "java", "train", SAMPLES_DIR))
     with pytest.raises(UserError, match="none of"):
         load_examples("summarization", "java", "train", f"{tmp_path / 'mined'},{tmp_path / 'mined'}")
+
+
+# ---- the reference never in the input ---------------------------------------------------------------------
+PYTHON2 = '''def total(values):
+    """Add up the values and print the total."""
+    total = 0
+    for value in values:
+        total += value
+    print "total:", total
+    return total
+'''
+
+
+def test_python2_code_loses_its_docstring():
+    """CodeXGLUE's code-to-text holds Python 2 code, which ast cannot parse: the docstring must go all the same."""
+    with pytest.raises(SyntaxError):
+        ast.parse(PYTHON2)
+    stripped = strip_python_docstring(PYTHON2)
+    assert stripped == PYTHON2.replace('    """Add up the values and print the total."""\n', "")
+    assert python_docstring(PYTHON2) == "Add up the values and print the total."
+    assert strip_python_docstring('def f(): "Only a docstring."\n') == "def f(): pass\n"
+    method = '    def m(self):\n        # a comment first\n        ur"""Raw unicode, Python 2."""\n\n        exec "x"\n'
+    assert strip_python_docstring(method) == '    def m(self):\n        # a comment first\n        exec "x"\n'
+    raw = {"id": "py2", "code": PYTHON2, "docstring": "Add up the values and print the total.",
+           "docstring_tokens": ["Add", "up", "the", "values", "and", "print", "the", "total", "."]}
+    example = get_task("summarization").from_raw(raw, "python")
+    assert "Add up the values" not in example["code"] and example["summary"] == "Add up the values and print " \
+                                                                                 "the total ."
+
+
+def write_summaries(folder, rows):
+    path = folder / "code_to_text" / "python" / "train.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_examples_whose_summary_stays_in_the_code_are_counted_and_left_out(tmp_path, capsys):
+    rows = [{"id": "clean", "code": "def f(x):\n    return x + 1\n", "summary": "Add one to x."},
+            {"id": "comment", "code": "def g(x):\n    # Add two to x.\n    return x + 2\n", "summary": "Add two to x."},
+            {"id": "string", "code": "def h():\n    return 'Return a greeting'\n", "summary": "Return a greeting."},
+            {"id": "one-word", "code": "def close(self):\n    self.close()\n", "summary": "Close."}]
+    path = write_summaries(tmp_path, rows)
+    examples = load_examples("summarization", "python", "train", data_dir=tmp_path)
+    assert sorted(e["id"] for e in examples) == ["clean", "one-word"]
+    assert "summarization/python train: left out 2 of 4 examples whose reference summary" in capsys.readouterr().err
+    assert left_out_counts()["summarization/python/train"] == {"examples": 4, "left_out": 2}
+    assert [e["id"] for e in read_task_file(path, "summarization", "python")] == ["clean", "one-word"]
+    assert "left out 2 of 4" in capsys.readouterr().err
+
+
+def _words(text):
+    """Lower case, punctuation and layout reduced to single spaces: the summary as a reader would search it."""
+    return " " + " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split()) + " "
+
+
+@pytest.mark.parametrize("source", ["reference", "samples"])
+def test_no_summarization_input_holds_its_reference(source):
+    """Every summarization input of the reference data (CoderEval) and the shipped samples: the reference
+    summary is not in the code, and a Python function's docstring is gone from it."""
+    if source == "reference":
+        folder = reference_file("codereval")
+        sets = [("python", read_task_records(folder / "cs_codereval_eval_dataset_py_v2.jsonl", "summarization",
+                                             "python")),
+                ("java", read_task_records(folder / "cs_codereval_eval_dataset_java_v2.jsonl", "summarization",
+                                           "java"))]
+        assert [len(records) for _, records in sets] == [100, 99]  # none had to be left out
+    else:
+        sets = []
+        for language in ("python", "java"):
+            for split in ("train", "validation", "test"):
+                path = SAMPLES_DIR / "code_to_text" / language / f"{split}.jsonl"
+                sets.append((language, read_task_records(path, "summarization", language)))
+                assert len(sets[-1][1]) == len(path.read_text().splitlines())
+    with_docstrings = 0
+    for language, records in sets:
+        for raw, example in records:
+            assert _words(example["summary"]) not in _words(example["code"]), example["id"]
+            if language == "python":
+                tree = ast.parse(textwrap.dedent(raw["code"]))
+                function = next(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+                docstring = ast.get_docstring(function)
+                if docstring:
+                    with_docstrings += 1
+                    first_line = docstring.splitlines()[0].strip()
+                    assert first_line not in example["code"], example["id"]
+    assert with_docstrings >= (99 if source == "reference" else 36)

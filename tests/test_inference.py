@@ -350,6 +350,98 @@ def test_a_crashed_run_resumes_to_the_same_file_and_bad_input_keeps_the_partial(
     assert output.read_text() == (tmp_path / "reference.jsonl").read_text()
 
 
+class FirstTokensDecoder:
+    """Answers each prompt with its first tokens; stops (``Crash``) after ``stop_after`` records when set."""
+
+    def __init__(self, tokenizer, stop_after=None):
+        self.tokenizer, self.stop_after, self.prompts = tokenizer, stop_after, []
+
+    def describe(self):
+        return "first tokens"
+
+    def decode(self, prompts, on_done, progress=None):
+        from codepeft.generation import Generation
+
+        for index, prompt in enumerate(prompts):
+            if self.stop_after is not None and len(self.prompts) == self.stop_after:
+                raise Crash
+            self.prompts.append(prompt)
+            on_done(index, [Generation(prompt[-40:], 3, False)])
+
+
+def test_resuming_with_other_weights_in_the_same_folder_is_refused(fft_model_dir, tiny_model_dir, tmp_path):
+    """Model A is killed after 2 of 6 records; model B is put in A's folder; the rerun must not mix them."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(fft_model_dir, model)
+    tokenizer = load(fft_model_dir)[1]
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text((SAMPLES_DIR / "code_to_text" / "python" / "test.jsonl").read_text())
+    assert len(inputs.read_text().splitlines()) == 6
+    output, partial = tmp_path / "out.jsonl", tmp_path / "out.jsonl.partial"
+    spec, settings = ModelSpec(str(model), "fft"), DecodingSettings(max_new_tokens=8)
+    with pytest.raises(Crash):
+        generate_code(spec, settings, inputs, output, "python", decoder=FirstTokensDecoder(tokenizer, stop_after=2))
+    assert len(partial.read_text().splitlines()) == 1 + 2
+
+    shutil.copy(tiny_model_dir / "model.safetensors", model / "model.safetensors")  # model B, same folder
+    with pytest.raises(UserError, match=r"holds results of another model .*model_files '[0-9a-f]+' -> '[0-9a-f]+'.*"
+                                        r"--restart"):
+        generate_code(spec, settings, inputs, output, "python", decoder=FirstTokensDecoder(tokenizer))
+    done = subprocess.run([sys.executable, str(REPO / "generation/codereval/infer_generation_fft.py"), "--model_path",
+                           str(model), "--input_file", str(inputs), "--output_file", str(output), "--language",
+                           "python", "--max_new_tokens", "8"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--restart" in done.stderr, done.stderr
+    assert "resuming:" not in done.stderr and len(partial.read_text().splitlines()) == 3 and not output.exists()
+
+    decoder = FirstTokensDecoder(tokenizer)
+    records = generate_code(spec, settings, inputs, output, "python", decoder=decoder, restart=True)
+    assert len(decoder.prompts) == 6 and len(records) == 6 and not partial.exists()
+    made = json.loads((tmp_path / "out.jsonl.inference.json").read_text())
+    assert made["fingerprint"]["model_files"] == ModelSpec(str(model), "fft").fingerprint()["model_files"]
+    assert made["fingerprint"]["max_new_tokens"] == 8 and made["ids"] == [r["_id"] for r in records]
+
+
+def test_a_changed_input_is_decoded_again_and_a_finished_file_is_reused(fft_model_dir, tmp_path, capsys):
+    tokenizer = load(fft_model_dir)[1]
+    rows = [json.loads(line) for line in (SAMPLES_DIR / "code_to_text" / "python" / "test.jsonl").open()]
+    inputs, output = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inputs.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    spec, settings = ModelSpec(str(fft_model_dir), "fft"), DecodingSettings(max_new_tokens=8)
+    with pytest.raises(Crash):
+        generate_code(spec, settings, inputs, output, "python", decoder=FirstTokensDecoder(tokenizer, stop_after=3))
+    first_three = [json.loads(line)["_id"] for line in (tmp_path / "out.jsonl.partial").read_text().splitlines()[1:]]
+    changed = next(i for i, row in enumerate(rows) if row["id"] == first_three[0])
+    rows[changed]["docstring"] = "A changed summary."
+    inputs.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    decoder = FirstTokensDecoder(tokenizer)
+    generate_code(spec, settings, inputs, output, "python", decoder=decoder)
+    assert len(decoder.prompts) == 6 - 2 and any("A changed summary." in p for p in decoder.prompts)
+    assert "1 records in" in capsys.readouterr().err
+    stamp = output.stat().st_mtime_ns
+    again = FirstTokensDecoder(tokenizer)
+    generate_code(spec, settings, inputs, output, "python", decoder=again)
+    assert again.prompts == [] and output.stat().st_mtime_ns == stamp  # reused, not rewritten
+    assert "up to date" in capsys.readouterr().err
+    generate_code(spec, DecodingSettings(max_new_tokens=9), inputs, output, "python", decoder=again)
+    assert len(again.prompts) == 6  # other settings: a new run
+
+
+def test_an_adapters_fingerprint_covers_its_base_weights(fft_model_dir, adapter_dir, tiny_model_dir, tmp_path):
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(fft_model_dir, base)
+    before = ModelSpec(str(adapter_dir), "qlora", base_model_name=str(base)).fingerprint()
+    shutil.copy(tiny_model_dir / "model.safetensors", base / "model.safetensors")
+    after = ModelSpec(str(adapter_dir), "qlora", base_model_name=str(base)).fingerprint()
+    assert before["model_files"] == after["model_files"] and before["base_model_files"] != after["base_model_files"]
+    (base / "training_args.bin").write_bytes(b"not a weight")  # files that do not change the output do not count
+    assert ModelSpec(str(adapter_dir), "qlora", base_model_name=str(base)).fingerprint() == after
+
+
 @pytest.mark.slow
 def test_killing_the_script_and_rerunning_gives_the_uninterrupted_file(fft_model_dir, tmp_path):
     inputs = SAMPLES_DIR / "code_to_text" / "python" / "train.jsonl"

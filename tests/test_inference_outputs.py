@@ -1,5 +1,7 @@
 """Inference without a model: the resumable writer, bad input through the scripts, CoderEval post-processing."""
 
+import csv
+import hashlib
 import json
 import re
 import shutil
@@ -155,8 +157,9 @@ def test_extract_code_writes_one_file_per_prediction(codereval_outputs, tmp_path
     result = run_script("generation/codereval/extract_code_from_jsonl.py", "--input", str(java), "--output_dir",
                         str(first))
     assert result.returncode == 0, result.stderr
-    files = sorted(first.iterdir())
-    assert [p.name for p in files] == sorted(f"{row['_id']}.java" for row in rows)
+    files = sorted(p for p in first.iterdir() if p.suffix == ".java")
+    assert [p.name for p in files] == sorted(f"{row['_id']}.java" for row in rows)  # safe ids are their own names
+    assert read_index(first) == {row["_id"]: [f"{row['_id']}.java"] for row in rows}
     assert (first / f"{rows[0]['_id']}.java").read_text() == rows[0]["generate_results"][0]["generate_code"]
 
     few = tmp_path / "java" / "five.jsonl"  # 5 tasks x 10 samples: enough to see the naming
@@ -165,20 +168,63 @@ def test_extract_code_writes_one_file_per_prediction(codereval_outputs, tmp_path
     every = tmp_path / "all"
     run_script("generation/codereval/extract_code_from_jsonl.py", "--input", str(few), "--output_dir", str(every),
                "--all_samples")
-    assert len(list(every.iterdir())) == 50
+    assert len(list(every.glob("*.java"))) == 50 and len(read_index(every)) == 5
     assert (every / f"{rows[4]['_id']}_9.java").read_text() == rows[4]["generate_results"][9]["generate_code"]
 
     ours = tmp_path / "generation_python.jsonl"  # this project's format: code strings; language from the name
     ours.write_text(json.dumps({"_id": "HumanEval/0", "generate_results": ["def f():\n    return 1\n"]}) + "\n")
     run_script("generation/codereval/extract_code_from_jsonl.py", "--input", str(ours), "--output_dir",
                str(tmp_path / "py"))
-    assert (tmp_path / "py" / "HumanEval_0.py").read_text() == "def f():\n    return 1\n"
+    name = "HumanEval_0-" + hashlib.sha256(b"HumanEval/0").hexdigest()[:8] + ".py"
+    assert (tmp_path / "py" / name).read_text() == "def f():\n    return 1\n"
+    assert read_index(tmp_path / "py") == {"HumanEval/0": [name]}
 
     unnamed = tmp_path / "predictions.jsonl"
     unnamed.write_text(ours.read_text())
     result = run_script("generation/codereval/extract_code_from_jsonl.py", "--input", str(unnamed),
                         "--output_dir", str(tmp_path / "x"))
     assert result.returncode == 2 and "pass --language" in result.stderr
+
+
+def read_index(folder):
+    index = {}
+    with open(folder / "index.csv", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            index.setdefault(row["id"], []).append(row["file"])
+    return index
+
+
+def test_ids_that_sanitise_alike_get_distinct_traceable_files(tmp_path):
+    """排序/1 and 查找/1 both sanitise to ___1: each keeps its own file, and the index maps it back."""
+    rows = [{"_id": "排序/1", "generate_results": ["def sort(x):\n    return sorted(x)\n"]},
+            {"_id": "查找/1", "generate_results": ["def find(x, y):\n    return x.index(y)\n"]},
+            {"_id": "plain_1", "generate_results": ["def plain():\n    pass\n"]}]
+    source = tmp_path / "generation_python.jsonl"
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "code"
+    result = run_script("generation/codereval/extract_code_from_jsonl.py", "--input", str(source), "--output_dir",
+                        str(out))
+    assert result.returncode == 0 and "3 files written" in result.stdout, result.stderr
+    index = read_index(out)
+    assert set(index) == {"排序/1", "查找/1", "plain_1"} and index["plain_1"] == ["plain_1.py"]
+    for row in rows:
+        (name,) = index[row["_id"]]
+        expected = row["_id"] if row["_id"] == "plain_1" else \
+            "___1-" + hashlib.sha256(row["_id"].encode()).hexdigest()[:8]
+        assert name == f"{expected}.py" and (out / name).read_text() == row["generate_results"][0]
+    assert len(list(out.glob("*.py"))) == 3
+
+
+@pytest.mark.parametrize(("first", "second"), [("Task_1", "task_1"),  # the same file on a case-blind disk
+                                               ("a/b", "a_b-" + hashlib.sha256(b"a/b").hexdigest()[:8])])
+def test_ids_that_would_still_share_a_file_are_an_error_naming_both(tmp_path, first, second):
+    source = tmp_path / "generation_python.jsonl"
+    source.write_text("".join(json.dumps({"_id": i, "generate_results": ["pass\n"]}) + "\n" for i in (first, second)))
+    result = run_script("generation/codereval/extract_code_from_jsonl.py", "--input", str(source), "--output_dir",
+                        str(tmp_path / "code"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"ids {first!r} and {second!r} would be written to the same file name" in result.stderr
+    assert not (tmp_path / "code").exists()
 
 
 def test_progress_line_shows_rate_and_eta():

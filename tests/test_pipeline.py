@@ -43,26 +43,134 @@ def write_config(tmp_path, changes=None, **top):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"methods": ["mt-qlora", "st-lora"]}, "unknown method 'st-lora'"),
-    ({"tasks": {"generaton": ["python"]}}, "unknown key 'generaton'; valid: generation, summarization, translation"),
-    ({"tasks": {"generation": ["rust"]}}, "valid: python, java"),
-    ({"trainig": {}}, "unknown key 'trainig'"),
+    ({"methods": ["mt-qlora", "st-lora"]}, "methods: unknown method 'st-lora'"),
+    ({"tasks": {"generaton": ["python"]}}, "tasks: unknown key 'generaton'; valid: generation, summarization, "
+                                           "translation"),
+    ({"tasks": {"generation": ["rust"]}}, "tasks.generation: task 'generation' has no language 'rust'; valid: "
+                                          "python, java"),
+    ({"trainig": {}}, ": unknown key 'trainig'; valid: experiment, description"),
     ({"training": {"max_step": 3}}, "training: unknown key 'max_step'"),
-    ({"quality": {"tools": ["pmd", "spotbugs"]}}, "unknown tool 'spotbugs'"),
+    ({"quality": {"tools": ["pmd", "spotbugs"]}}, "quality.tools.1: expected one of pylint, flake8, lizard, pmd, "
+                                                   "checkstyle, csharp, sonar (got 'spotbugs')"),
     ({"stats": {"comparisons": [["mt-qlora", "st-qlora"]]}}, "give pairs of the config's methods"),
     ({"methods": ["mt-qlora-generation+docs"]}, "a multi-task subset names two or more"),
-    ({"slurm": {"resources": {"training": {"gpus": 2}}}}, "unknown stage 'training'"),
+    ({"slurm": {"resources": {"training": {"gpus": 2}}}}, "slurm.resources.training: expected one of train, infer, "
+                                                          "evaluate, analyze, stats, report (got 'training')"),
+    # types: a string is not a list, a comma is not a decimal point, YAML's true is not a number
+    ({"models": "models/tiny-qwen2"}, "models: expected a list, e.g. [a, b] (got 'models/tiny-qwen2')"),
+    ({"methods": "mt-qlora"}, "methods: expected a list, e.g. [a, b] (got 'mt-qlora')"),
+    ({"tasks": {"generation": "python"}}, "tasks.generation: expected a list, e.g. [a, b] (got 'python')"),
+    ({"inference": {"temperature": "0,8"}}, "inference.temperature: expected a number (with a decimal point, not a "
+                                            "comma) (got '0,8')"),
+    ({"inference": {"temperature": True}}, "inference.temperature: expected a number, not true/false"),
+    ({"inference": {"temperature": -0.5}}, "inference.temperature: expected a number greater than or equal to 0 "
+                                           "(got -0.5)"),
+    ({"inference": {"top_p": 1.5}}, "inference.top_p: expected a number less than or equal to 1 (got 1.5)"),
+    ({"inference": {"batch_size": 2.5}}, "inference.batch_size: expected a whole number (got 2.5)"),
+    ({"inference": {"max_new_tokens": 0}}, "inference.max_new_tokens: expected a number greater than or equal to 1"),
+    ({"inference": {"temprature": 0.2}}, "inference: unknown key 'temprature'; valid: max_new_tokens, batch_size"),
+    ({"inference": [16]}, "inference: expected a mapping (key: value) (got [16])"),
+    ({"training": {"learning_rate": "1e-4,"}}, "training.learning_rate: expected a number (with a decimal point, "
+                                               "not a comma) (got '1e-4,')"),
+    ({"training": {"max_steps": "ten"}}, "training.max_steps: expected a whole number (got 'ten')"),
+    ({"training": {"packing": "yes please"}}, "training.packing: expected true or false (got 'yes please')"),
+    ({"training": {"mixing": "uniform"}}, "training.mixing: expected one of concat, balanced, temperature "
+                                          "(got 'uniform')"),
+    ({"protocol": "paper"}, "protocol: expected one of default, study (got 'paper')"),
+    ({"allow_unsandboxed": "sometimes"}, "allow_unsandboxed: expected true or false (got 'sometimes')"),
+    ({"evaluation": {"generation_executor": "docker"}}, "evaluation.generation_executor: expected one of local, "
+                                                        "codereval_docker (got 'docker')"),
+    ({"evaluation": {"summarization": {"python": "x.jsonl"}}}, "evaluation.generation.python: required: the input "
+                                                                "file of generation in python"),
+    ({"evaluation": {"generation": {"python": "x.jsonl", "rust": "y.jsonl"},
+                     "summarization": {"python": "x.jsonl"}}}, "evaluation.generation: unknown key 'rust'; valid: "
+                                                                "python"),
+    ({"evaluation": {"judge": {"num_run": 5}}}, "evaluation.judge: unknown key 'num_run'; valid: judge_model"),
+    ({"stats": {"comparisons": [["mt-qlora", "mt-fft", "st-qlora"]]}}, "stats.comparisons.0: expected exactly 2 items"),
+    ({"stats": {"alpha": 5}}, "stats.alpha: expected a number less than 1 (got 5)"),
+    ({"slurm": {"resources": {"train": {"time": 172800}}}}, "slurm.resources.train.time: expected a string "
+                                                           "(got 172800)"),
+    ({"experiment": "my experiment"}, "experiment: use letters, digits"),
+    ({"models": []}, "models: expected at least 1 item"),
+    ({"tasks": {}}, "tasks: expected at least one of generation, summarization, translation"),
 ])
-def test_config_mistakes_name_the_key_and_the_valid_values(tmp_path, change, message):
-    with pytest.raises(UserError, match=re.escape(message)):
-        load_experiment(write_config(tmp_path, change))
+def test_config_mistakes_name_the_key_and_what_is_expected(tmp_path, change, message):
+    path = write_config(tmp_path, change)
+    with pytest.raises(UserError) as caught:
+        load_experiment(path)
+    assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_every_mistake_is_reported_at_once(tmp_path):
+    path = write_config(tmp_path, {"models": "models/tiny-qwen2", "inference": {"temperature": "0,8"}})
+    with pytest.raises(UserError, match=r"models: expected a list.*; inference.temperature: expected a number"):
+        load_experiment(path)
+
+
+def test_config_values_arrive_typed(tmp_path):
+    """YAML reads 1e-4 as a string; the schema makes it the number the training script gets."""
+    experiment = load_experiment(write_config(tmp_path, {"training": {"learning_rate": "1e-4", "packing": False},
+                                                         "inference": {"temperature": 0}}))
+    assert experiment.training == {"learning_rate": 0.0001}  # packing: false is the switch's default
+    assert experiment.inference["temperature"] == 0.0 and experiment.protocol == "default"
+    assert experiment.allow_unsandboxed is False
 
 
 def test_bad_config_through_the_command_line(tmp_path):
     done = run_script("run_experiment.py", "--config", str(write_config(tmp_path, {"methods": ["xx"]})), "--dry_run")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "unknown method 'xx'" in done.stderr
+    done = run_script("run_experiment.py", "--config", str(write_config(tmp_path, {"models": "models/tiny-qwen2"})),
+                      "--dry_run")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stdout == ""
+    assert "models: expected a list" in done.stderr
     done = run_script("run_experiment.py", "--config", str(write_config(tmp_path)), "--stages", "train,plot")
     assert done.returncode == 2 and "--stages: unknown value(s) plot" in done.stderr
+
+
+MEASURING_SCRIPTS = ("summarization/codereval/evaluate_summarization_metrics.py",
+                     "summarization/codereval/evaluate_summarization_llm_judge.py",
+                     "translation/evaluate_translation.py", "statistical_tests/run_comparisons.py")
+
+
+@pytest.mark.parametrize("protocol", ["default", "study"])
+def test_the_protocol_reaches_every_measuring_script(tmp_path, protocol):
+    """The scripts take --protocol in the protocol work (issue 12); here: every planned measuring command has it."""
+    experiment = load_experiment(write_config(
+        tmp_path, {"tasks": {"generation": ["python"], "summarization": ["python"], "translation": ["java_to_cs"]},
+                   "quality": {"tools": ["pylint", "flake8", "lizard", "csharp", "sonar"], "jobs": 1},
+                   "evaluation": {**SMALL["evaluation"], "judge": {"num_runs": 1}}},
+        protocol=protocol))
+    experiment.quality["timeout"] = 30
+    commands = [command for job in build_plan(experiment) for command in job.commands if command[0] == "python"]
+    measuring = [c for c in commands if c[1] in MEASURING_SCRIPTS or c[1].startswith("non_functional_analysis/")]
+    scripts = {c[1] for c in measuring}
+    assert set(MEASURING_SCRIPTS) <= scripts and {"non_functional_analysis/analysis_pylint_flake8.py",
+                                                  "non_functional_analysis/lizard_analysis.py",
+                                                  "non_functional_analysis/csharp_analysis.py",
+                                                  "non_functional_analysis/sonar_analysis.py"} <= scripts
+    for command in measuring:
+        assert command[command.index("--protocol") + 1] == protocol, command
+        if command[1].startswith("non_functional_analysis/"):  # quality.timeout reaches the quality scripts
+            assert command[command.index("--timeout") + 1] == "30", command
+    others = [c for c in commands if c not in measuring]
+    assert others and not any("--protocol" in c for c in others)  # training, inference, execution: no protocol
+
+
+def test_unsandboxed_execution_only_when_the_config_allows_it(tmp_path):
+    def execute_commands(**top):
+        jobs = build_plan(load_experiment(write_config(tmp_path, **top)))
+        return [c for job in jobs for c in job.commands if c[1:2] == ["generation/execute_local.py"]]
+
+    assert all("--allow_unsandboxed" not in c for c in execute_commands())
+    assert all("--allow_unsandboxed" not in c for c in execute_commands(allow_unsandboxed=False))
+    allowed = execute_commands(allow_unsandboxed=True)
+    assert len(allowed) == 2 and all(c.count("--allow_unsandboxed") == 1 for c in allowed)
+
+
+def test_the_shipped_configs_set_their_protocol():
+    assert load_experiment(REPO / "configs/paper.yaml").protocol == "study"
+    assert load_experiment(REPO / "configs/demo.yaml").protocol == "default"
 
 
 def test_plan_covers_every_stage_and_pairs_the_right_files(tmp_path):
@@ -152,9 +260,23 @@ def test_two_configurations_end_to_end(tmp_path, tiny_model_dir):
     assert again.stdout.count("up to date, skipped") == len(build_plan(load_experiment(config)))
 
 
+def paper_config_without_its_data(tmp_path):
+    """configs/paper.yaml with its CoderEval inputs looked for under ``tmp_path`` (where they are not), so that
+    the test does not depend on whether `dataset/download_codereval.py` was run in this working tree."""
+    config = yaml.safe_load((REPO / "configs/paper.yaml").read_text())
+    evaluation = config["evaluation"]
+    for task in ("generation", "summarization"):
+        evaluation[task] = {lang: str(tmp_path / path) for lang, path in evaluation[task].items()}
+    evaluation["discard_ids_file"] = str(tmp_path / evaluation["discard_ids_file"])
+    config["output_root"] = str(tmp_path / "results")
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def test_the_papers_matrix_plans_without_its_data(tmp_path):
-    experiment = load_experiment(REPO / "configs/paper.yaml")
-    experiment.output_root = tmp_path
+    experiment = load_experiment(paper_config_without_its_data(tmp_path))
+    assert experiment.name == "paper" and experiment.protocol == "study"
     jobs = build_plan(experiment)
     assert sum(job.stage == "train" for job in jobs) == 3 * (3 + 1 + 1 + 3)  # 3 sizes x (3 ST + MT + FFT + 3 pairs)
     rq3 = [job for job in jobs if job.name.startswith("stats__mt-qlora_vs_mt-qlora-generation+translation")]
@@ -164,3 +286,47 @@ def test_the_papers_matrix_plans_without_its_data(tmp_path):
     assert len(list(folder.glob("*.sbatch"))) == 24 + sum(job.stage == "stats" for job in jobs)
     with pytest.raises(UserError, match="CEPythonHumanLabel.jsonl"):  # inference needs the downloaded inputs
         write_slurm(experiment, [job for job in jobs if job.stage == "infer"])
+
+
+def test_a_changed_upstream_output_drops_the_partial_file_of_a_job_that_did_not_finish(tmp_path):
+    """A job killed part-way keeps its partial file for the rerun, unless what it reads changed meanwhile."""
+    import sys
+
+    from codepeft.pipeline.plan import Job
+    from codepeft.pipeline.runner import Runner
+
+    model, output = tmp_path / "model.bin", tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    model.write_text("weights A")
+    # the job appends one line per attempt to the partial file and fails until the flag file exists
+    program = (f"import pathlib, sys; p = pathlib.Path({str(partial)!r}); p.open('a').write('attempt\\n'); "
+               f"sys.exit(0 if pathlib.Path({str(tmp_path / 'go')!r}).exists() else 1)")
+    job = Job("infer__x", "infer", [[sys.executable, "-c", program]], outputs=[output], inputs=[model])
+    lines = []
+
+    def run():
+        return Runner(tmp_path / "exp", [job], ["infer"], echo=lines.append).run()
+
+    assert run() == 1 and partial.read_text() == "attempt\n"
+    assert run() == 1 and partial.read_text() == "attempt\n" * 2  # same inputs: resumed
+    model.write_text("weights B, retrained")
+    assert run() == 1 and partial.read_text() == "attempt\n"  # the old partial was removed first
+    assert any("inputs or settings changed since the last attempt; removed" in line for line in lines)
+    (tmp_path / "go").touch()
+    output.write_text("done\n")
+    assert run() == 0 and partial.read_text() == "attempt\n" * 2
+    assert not (tmp_path / "exp" / ".stamps" / "infer__x.attempt.json").exists()
+
+
+def test_the_issues_config_mistakes_as_written_in_yaml(tmp_path):
+    """The two mistakes of the report, typed by hand: a model given as a string, a decimal comma."""
+    text = yaml.safe_dump({**SMALL, "output_root": str(tmp_path / "results")}).replace(
+        "models:\n- models/tiny-qwen2\n", "models: models/tiny-qwen2\n").replace(
+        "inference:\n  batch_size: 8\n", "inference:\n  temperature: 0,8\n  batch_size: 8\n")
+    path = tmp_path / "by-hand.yaml"
+    path.write_text(text)
+    assert "models: models/tiny-qwen2\n" in text and "  temperature: 0,8\n" in text
+    done = run_script("run_experiment.py", "--config", str(path), "--dry_run")
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert "models: expected a list, e.g. [a, b] (got 'models/tiny-qwen2')" in done.stderr
+    assert "inference.temperature: expected a number (with a decimal point, not a comma) (got '0,8')" in done.stderr

@@ -2,6 +2,7 @@
 
 ``load_examples(task, variant, split, data_dir, sample_size)`` is what training and the pipeline call;
 ``read_task_file(path, task, variant)`` reads an inference input file (CoderEval JSONL and the like).
+Both leave out examples whose reference still appears in the input (``codepeft.data.leakage``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from codepeft.data.leakage import leave_out_leaks, left_out_counts
 from codepeft.data.sampling import check_sample_size, sample
 from codepeft.data.sources import SAMPLES_DIR, check_split, load_hub, load_local
 from codepeft.errors import UserError
@@ -16,7 +18,7 @@ from codepeft.io import iter_jsonl
 from codepeft.tasks import get_task
 from codepeft.tasks.base import Task
 
-__all__ = ["SAMPLES_DIR", "load_examples", "read_task_file", "canonical"]
+__all__ = ["SAMPLES_DIR", "load_examples", "read_task_file", "read_task_records", "canonical", "left_out_counts"]
 
 
 def canonical(task: Task, variant: str, raws: list[dict[str, Any]], id_prefix: str) -> list[dict[str, Any]]:
@@ -31,7 +33,10 @@ def canonical(task: Task, variant: str, raws: list[dict[str, Any]], id_prefix: s
 
 def load_examples(task_name: str, variant: str, split: str, data_dir: str | Path | None = None,
                   sample_size: int = -1, seed: int = 42) -> list[dict[str, Any]]:
-    """Canonical examples of one task, variant and split, sampled as the study did (seed 42)."""
+    """Canonical examples of one task, variant and split, sampled as the study did (seed 42).
+
+    Examples whose reference appears in their input are then left out of the sample (and counted).
+    """
     task = get_task(task_name)
     variant = task.check_variant(variant)
     check_split(split)
@@ -43,7 +48,7 @@ def load_examples(task_name: str, variant: str, split: str, data_dir: str | Path
     examples = canonical(task, variant, raws, id_prefix=split)
     if not examples:
         raise UserError(f"no {split} examples for {task.name}/{variant}" + (f" in {data_dir}" if data_dir else ""))
-    return sample(examples, sample_size, seed)
+    return leave_out_leaks(task.name, variant, split, sample(examples, sample_size, seed))
 
 
 def load_local_folders(folders: list[str], task: str, variant: str, split: str) -> list[dict[str, Any]]:
@@ -80,23 +85,29 @@ def _looks_like(code: str) -> str | None:
 def read_task_file(path: str | Path, task_name: str, variant: str) -> list[dict[str, Any]]:
     """Canonical examples from an inference input file, with file:line in every error.
 
-    A file whose code is clearly in the other language (``--language java`` on a Python file) is refused.
+    A file whose code is clearly in the other language (``--language java`` on a Python file) is refused;
+    examples whose reference appears in their input are left out, with a line on stderr.
     """
+    return [example for _, example in read_task_records(path, task_name, variant)]
+
+
+def read_task_records(path: str | Path, task_name: str, variant: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(raw record, canonical example)`` pairs of an inference input file, as ``read_task_file`` keeps them."""
     task = get_task(task_name)
     variant = task.check_variant(variant)
-    examples = []
+    records = []
     for number, raw in iter_jsonl(path):
         try:
             example = task.from_raw(raw, variant)
         except UserError as err:
             raise UserError(f"{path}:{number}: {err}") from None
         example["id"] = example["id"] or f"line-{number}"
-        examples.append(example)
+        records.append((raw, example))
+    examples = [example for _, example in records]
     if task.name in ("generation", "summarization"):
         field = "signature" if task.name == "generation" else "code"
         guesses = [_looks_like(ex[field]) for ex in examples[:20]]
         other = {"python": "java", "java": "python"}[variant]
         if guesses and guesses.count(other) > len(guesses) / 2:
             raise UserError(f"{path}: the code looks like {other}, not {variant}; check --language")
-    return examples
-
+    return leave_out_leaks(task.name, variant, Path(path).name, records, get_example=lambda pair: pair[1])

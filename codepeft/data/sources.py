@@ -48,13 +48,26 @@ def _read_saved_dataset(folder: Path, split: str) -> list[dict[str, Any]] | None
     return None
 
 
+def _lines(path: Path) -> list[str]:
+    """The lines of a line-aligned file: split on \\n (a \\r before it is dropped) and nothing else.
+
+    ``str.splitlines`` would also split on U+2028, U+0085, form feeds and other separators, which occur inside
+    string literals and comments of CodeXGLUE code and would cut one example in two.
+    """
+    with open(path, encoding="utf-8", newline="") as handle:
+        text = handle.read()
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def _read_raw_translation(folder: Path, split: str) -> list[dict[str, Any]] | None:
     """Pairs from the line-aligned CodeXGLUE files ``<split>.java-cs.txt.java`` / ``.cs``, or None."""
     for name in _SPLIT_ALIASES[split]:
         java, cs = folder / f"{name}.java-cs.txt.java", folder / f"{name}.java-cs.txt.cs"
         if java.is_file() and cs.is_file():
-            java_lines = java.read_text(encoding="utf-8").splitlines()
-            cs_lines = cs.read_text(encoding="utf-8").splitlines()
+            java_lines, cs_lines = _lines(java), _lines(cs)
             if len(java_lines) != len(cs_lines):
                 raise UserError(f"{java} has {len(java_lines)} lines but {cs} has {len(cs_lines)}; "
                                 "the files must be line-aligned")

@@ -64,6 +64,8 @@ class Planner:
         self.x = experiment
         self.d = experiment.directory
         self.jobs: list[Job] = []
+        # every measuring script measures under the experiment's one protocol (codepeft.provenance)
+        self.protocol = ["--protocol", experiment.protocol]
 
     # ---- paths of the results layout -------------------------------------------------------------
     def model_dir(self, model: str, method: Method, task: str) -> Path:
@@ -182,6 +184,8 @@ class Planner:
             else:
                 execute = [PYTHON, "generation/execute_local.py", "--benchmark", rel(benchmark), "--predictions",
                            rel(predictions), "--output", rel(executions)]
+                if self.x.allow_unsandboxed:
+                    execute.append("--allow_unsandboxed")
                 for key in ("execution_timeout", "execution_workers"):
                     if evaluation.get(key):
                         execute += [f"--{key.split('_')[1]}", str(evaluation[key])]
@@ -196,7 +200,7 @@ class Planner:
             prefix = self.per_instance("text_metrics", task, variant, run).with_suffix("")
             command = [PYTHON, "summarization/codereval/evaluate_summarization_metrics.py", "--dataset_path",
                        rel(predictions), "--language", variant, "--summary_field", "generated_summary",
-                       "--output_file", rel(prefix)]
+                       "--output_file", rel(prefix), *self.protocol]
             for key in ("bertscore_model", "side_checkpoint"):
                 if evaluation.get(key):
                     command += [f"--{key}", str(evaluation[key])]
@@ -208,7 +212,7 @@ class Planner:
             folder = self.d / "evaluation" / run / f"translation_{variant}"
             per_instance = self.per_instance("codebleu", task, variant, run)
             commands = [[PYTHON, "translation/evaluate_translation.py", "--predictions", rel(predictions),
-                         "--direction", variant, "--output_dir", rel(folder)],
+                         "--direction", variant, "--output_dir", rel(folder), *self.protocol],
                         ["mkdir", "-p", rel(per_instance.parent)],
                         ["cp", rel(folder / f"codebleu_{variant}.csv"), rel(per_instance)]]
             self.add(Job(name, "evaluate", commands, outputs=[per_instance], inputs=[predictions], after=after))
@@ -219,7 +223,7 @@ class Planner:
         per_instance = self.per_instance("judge", "summarization", variant, run)
         command = [PYTHON, "summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file",
                    rel(predictions), "--output_folder", rel(folder), "--language", variant, "--model_name", run,
-                   "--summary_field", "generated_summary", *flags(options)]
+                   "--summary_field", "generated_summary", *flags(options), *self.protocol]
         self.add(Job(f"judge__{run}__summarization_{variant}", "evaluate",
                      [command, ["mkdir", "-p", rel(per_instance.parent)],
                       ["cp", rel(folder / f"{run}_FINAL_MERGED.csv"), rel(per_instance)]],
@@ -239,6 +243,8 @@ class Planner:
                              "--output_dir", rel(code), "--language", variant])
         folder = self.d / "quality" / run / f"{task}_{variant}"
         jobs = ["--jobs", str(self.x.quality.get("jobs", 2))]
+        if self.x.quality.get("timeout"):
+            jobs += ["--timeout", str(self.x.quality["timeout"])]
         groups: list[tuple[list[str], list[str]]] = []  # (script + flags, per-instance CSVs it writes)
         lizard_language = {"python": "python", "java": "java", "cs": "csharp"}[language]
         if language == "python" and tools & {"pylint", "flake8"}:
@@ -258,7 +264,8 @@ class Planner:
             groups.append((["non_functional_analysis/sonar_analysis.py"], ["sonar"]))
         outputs = []
         for script, csvs in groups:
-            commands.append([PYTHON, *script, "--input_dir", rel(code), "--output_dir", rel(folder), *jobs])
+            commands.append([PYTHON, *script, "--input_dir", rel(code), "--output_dir", rel(folder), *jobs,
+                             *self.protocol])
             for source in csvs:
                 target = self.per_instance(source, task, variant, run)
                 commands += [["mkdir", "-p", rel(target.parent)], ["cp", rel(folder / f"{source}.csv"), rel(target)]]
@@ -274,7 +281,7 @@ class Planner:
             producers = sorted({job.name for job in self.jobs for out in job.outputs if out in inputs})
             output = self.d / "stats" / f"{name}.csv"
             command = [PYTHON, "statistical_tests/run_comparisons.py", "--config", rel(config_path),
-                       "--output", rel(output), "--report", rel(output.with_suffix(".txt"))]
+                       "--output", rel(output), "--report", rel(output.with_suffix(".txt")), *self.protocol]
             self.add(Job(f"stats__{name}", "stats", [command], outputs=[output, output.with_suffix(".txt")],
                          inputs=sorted(inputs), after=producers, files={config_path: partial(str, text)}))
 

@@ -3,6 +3,9 @@
 A job is done when its outputs exist and its stamp (``<experiment>/.stamps/<job>.json``) records the
 same command lines and the same inputs (size and modification time of every file). A rerun after a
 crash therefore finishes only what is missing, and a changed setting or input reruns what depends on it.
+A job's attempt is stamped too (``<job>.attempt.json``): when a job that did not finish is run again after
+its inputs or commands changed (a retrained model upstream, other settings), the partial files of its
+outputs (``<output>.partial``) are removed first, so that records made from the old inputs are not resumed.
 A failed job does not stop the others: jobs that depend on it are skipped, and the run ends with status 1.
 """
 
@@ -17,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from codepeft.generation import PARTIAL_SUFFIX
 from codepeft.io import write_json, write_text
 from codepeft.pipeline.config import REPO_ROOT, STAGES
 from codepeft.pipeline.plan import PYTHON, Job
@@ -55,6 +59,20 @@ class Runner:
 
     def stamp_path(self, job: Job) -> Path:
         return self.dir / ".stamps" / f"{job.name}.json"
+
+    def attempt_path(self, job: Job) -> Path:
+        return self.dir / ".stamps" / f"{job.name}.attempt.json"
+
+    def drop_stale_partials(self, job: Job, stamp: dict) -> None:
+        """Remove the job's partial outputs when its last attempt ran on other inputs or commands."""
+        attempt = self.attempt_path(job)
+        if not attempt.is_file() or json.loads(attempt.read_text(encoding="utf-8")) == stamp:
+            return
+        for output in job.outputs:
+            partial = output.with_name(output.name + PARTIAL_SUFFIX)
+            if partial.is_file():
+                partial.unlink()
+                self.echo(f"   {job.name}: inputs or settings changed since the last attempt; removed {partial}")
 
     def is_done(self, job: Job) -> bool:
         path = self.stamp_path(job)
@@ -115,10 +133,14 @@ class Runner:
                     self.echo(f"{prefix} {job.name}: up to date, skipped")
                     continue
                 began = time.time()
+                stamp = json.loads(json.dumps(stamp_of(job)))
+                self.drop_stale_partials(job, stamp)
+                write_json(self.attempt_path(job), stamp)
                 ok = self.execute(job)
                 self.status[job.name] = "done" if ok else "failed"
                 if ok:
-                    write_json(self.stamp_path(job), stamp_of(job))
+                    write_json(self.stamp_path(job), stamp)
+                    self.attempt_path(job).unlink()
                     self.echo(f"{prefix} {job.name}: done in {time.time() - began:.1f} s")
                 else:
                     self.echo(f"{prefix} {job.name}: FAILED after {time.time() - began:.1f} s; "

@@ -1,4 +1,8 @@
-"""Write one code file per prediction (<id>.py or <id>.java) from a generation output in CoderEval's format."""
+"""Write one code file per prediction (<name>.py or <name>.java) from a generation output in CoderEval's format.
+
+<name> is the task id when it is a safe file name, else the id with other characters replaced by '_' plus a
+short hash of the id; index.csv in the output folder maps each id to its files (columns id, file).
+"""
 
 import argparse
 import sys
@@ -17,11 +21,11 @@ def main() -> None:
     parser.add_argument("--output_dir", required=True, help="folder for the code files (created)")
     parser.add_argument("--language", choices=["python", "java"], help="default: from the input file's name "
                         "(e.g. generation_python.jsonl, or a /java/ folder)")
-    parser.add_argument("--all_samples", action="store_true", help="one file per sample, <id>_<k>.<ext>, "
-                        "instead of the first sample only as <id>.<ext>")
+    parser.add_argument("--all_samples", action="store_true", help="one file per sample, <name>_<k>.<ext>, "
+                        "instead of the first sample only as <name>.<ext>")
     args = parser.parse_args()
     count = extract_code_files(args.input, args.output_dir, args.language, args.all_samples)
-    print(f"{count} files written to {args.output_dir}")
+    print(f"{count} files written to {args.output_dir} (index.csv: id -> file)")
 
 
 if __name__ == "__main__":
