@@ -203,8 +203,9 @@ def generate_code(spec: ModelSpec, settings: DecodingSettings, input_file: str |
     examples = [example for _, example in records]
 
     def record(position: int, samples: list[Generation]) -> dict[str, Any]:
+        entry_point = task.entry_point(examples[position])
         return {"_id": examples[position]["id"],
-                "generate_results": [task.extract_answer(s.text, language) for s in samples],
+                "generate_results": [task.extract_answer(s.text, language, entry_point) for s in samples],
                 "raw_outputs": [s.text for s in samples], "truncated": [s.truncated for s in samples]}
 
     records = decode_examples(task.name, language, examples, spec, settings, output, "_id", record, decoder, restart)

@@ -1,8 +1,12 @@
 """The task registry: messages for every task and variant, answer extraction, prompt overrides."""
 
+import re
+
 import pytest
+from conftest import reference_file
 
 from codepeft.errors import UserError
+from codepeft.io import read_jsonl
 from codepeft.tasks import TASKS, get_task, load_prompt_overrides
 from codepeft.tasks.extraction import fenced_blocks, strip_reasoning
 
@@ -151,3 +155,15 @@ def test_fenced_blocks_follow_commonmark():
                                                                 ("cs", "x\n y\n", False)]
     assert strip_reasoning("<think>a</think>b<think>cut") == "b"
     assert strip_reasoning("reasoning the template opened</think>\nanswer") == "\nanswer"
+
+
+def test_the_entry_point_is_the_signatures_function_on_coderevals_inputs():
+    """Inference names the entry point from the signature, so only the asked function and what it uses stay."""
+    task = get_task("generation")
+    rows = read_jsonl(reference_file("codereval", "CEPythonHumanLabel.jsonl"))
+    for row in rows:
+        example = task.from_raw(row, "python")
+        assert re.match(rf"\s*(async\s+)?def\s+{task.entry_point(example)}\s*\(", example["signature"]), row["question_id"]
+    reply = "def helper():\n    return 2\n\ndef add(a, b):\n    return a + b\n\nprint(add(1, 2))\n"
+    assert task.extract_answer(reply, "python", task.entry_point({"signature": "def add(a, b):"})) == \
+        "def add(a, b):\n    return a + b"

@@ -56,6 +56,12 @@ class GenerationTask(Task):
         return {"id": example_id(raw), "language": language, "summary": " ".join(str(summary).split()),
                 "signature": str(signature).strip(), "code": code}
 
+    @staticmethod
+    def entry_point(example: dict[str, Any]) -> str | None:
+        """The function a Python answer must define: the name after ``def`` in the example's signature."""
+        match = re.search(r"\bdef\s+(\w+)", example.get("signature", ""))
+        return match.group(1) if match else None
+
     def extract_answer(self, text: str, variant: str, entry_point: str | None = None) -> str:
         """The function in a reply. Python: imports plus ``entry_point`` (the function the signature
         names; when None, the definitions nothing else uses) and what it uses; Java: the code blocks
