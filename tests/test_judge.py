@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import run_script
+from conftest import reference_file, run_script
 
 from codepeft.errors import UserError
-from codepeft.judge import aggregate_folder, aggregate_runs, judge_summaries, parse_ratings
+from codepeft.judge import CRITERIA, aggregate_folder, aggregate_runs, judge_summaries, parse_ratings
 
 SECRET = "sk-test-never-written-0123456789"
 DEFAULT_REPLY = "Content adequacy: 4\nConciseness: 5\nFluency: 3"
@@ -429,3 +429,77 @@ def test_judge_script_without_key_or_with_bad_input(tmp_path, monkeypatch):
     data.write_text(json.dumps({"id": "x", "code": "f()"}) + "\n", encoding="utf-8")
     done = run_script("summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file", str(data), *args)
     assert done.returncode == 2 and "p.jsonl:1: missing field(s) generated_summary" in done.stderr
+
+
+# ---- the study's protocol against the study's own code ----------------------------------------
+def study_module(name: str, monkeypatch):
+    """A module of the study's judge code, imported unchanged from the reference data."""
+    import importlib.util
+
+    path = reference_file("study-code", "summarization", "codereval", f"{name}.py")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # the judge script builds an OpenAI client at import
+    spec = importlib.util.spec_from_file_location(f"study_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_study_prompt_is_the_studys(monkeypatch):
+    from codepeft.judge import judge_messages
+
+    study = study_module("evaluate_summarization_llm_judge", monkeypatch)
+    code = 'def add(a, b):\n    """Add two numbers."""\n    return a + b\n'
+    for language in ("java", "python"):
+        [message] = judge_messages(code, " Sums a and b. ", language, protocol="study")
+        assert message["content"] == study.create_prompt(code, " Sums a and b. ", language)
+    assert "Add two numbers" not in judge_messages(code, "Sums.", "python")[0]["content"]  # default strips it
+
+
+def test_study_vote_and_mean_match_the_studys_merges(monkeypatch):
+    """Vote ties: the study takes the median (3.5 can come out); the default keeps a rating."""
+    import pandas as pd
+
+    judge = study_module("evaluate_summarization_llm_judge", monkeypatch)
+    aggregate = study_module("aggregate_llm_judge_scores", monkeypatch)
+    ratings = {"t1": (4, 4, 5, 2, 4), "t2": (3, 3, 4, 4, 5), "t3": (1, 5, 1, 5, 3), "t4": (2, 3, 4, 5, 1),
+               "t5": (None, 5, None, 4, None), "t6": (None,) * 5, "t7": (5, 5, 5, 5, 5)}
+    runs, frames = [], []
+    for run in range(5):
+        table = [{"target_id": t, "CA": v[run], "Conciseness": v[4 - run], "Fluency": 3} for t, v in ratings.items()]
+        runs.append(table)
+        frames.append(pd.DataFrame([{"target_id": r["target_id"], "target": "", "generated_by": "m", "summary": "",
+                                     "prompt": "", **{f"gpt-5-mini_{c}_{run + 1}": r[c] for c in CRITERIA}}
+                                    for r in table]))
+    study_vote = judge.merge_all_runs(frames)
+    study_mean = aggregate.merge_runs_with_mean(frames)
+    ours_vote = aggregate_runs(runs, "vote", protocol="study")
+    ours_mean = aggregate_runs(runs, "mean", protocol="study")
+    for criterion in CRITERIA:
+        expected_vote = [None if pd.isna(v) else float(v) for v in study_vote[f"gpt-5-mini_{criterion}_final"]]
+        expected_mean = [None if pd.isna(v) else float(v) for v in study_mean[f"gpt-5-mini_{criterion}_final"]]
+        assert [row[criterion] for row in ours_vote] == expected_vote, criterion
+        assert [row[criterion] for row in ours_mean] == pytest.approx(expected_mean), criterion
+    # by hand: t3 (1, 5, 1, 5, 3) ties 1/5, study median 3, default the lower of two equally close: 1;
+    # t5 (5, 4) ties, study median 4.5 (not a rating), default 4
+    default_vote = aggregate_runs(runs, "vote")
+    assert (ours_vote[2]["CA"], default_vote[2]["CA"]) == (3, 1)
+    assert (ours_vote[4]["CA"], default_vote[4]["CA"]) == (4.5, 4)
+
+
+def test_study_protocol_run_skips_short_summaries_and_records_its_protocol(server, tmp_path):
+    from codepeft.provenance import read_provenance
+
+    rows = [*ROWS[:1], {"id": "s9", "code": "int f() { return 9; }", "generated_summary": " ok "}]
+    summary = judge_summaries(rows, tmp_path, "java", "m", num_runs=2, base_url=server.url, protocol="study")
+    assert server.requests == 2 and summary["statuses"]["skipped"] == 2 and summary["protocol"] == "study"
+    short = read_rows(tmp_path / "m_1.csv")[1]
+    assert (short["status"], short["CA"], short["reply"]) == ("skipped", "", "")
+    merged = read_provenance(tmp_path / "m_FINAL_MERGED.csv")
+    assert merged["protocol"] == "study" and merged["models"]["judge"]["name"] == "gpt-5-mini"
+    done = run_script("summarization/codereval/aggregate_llm_judge_scores.py", "--input_folder", str(tmp_path),
+                      "--num_runs", "2", "--method", "vote", "--protocol", "study")
+    assert done.returncode == 0, done.stderr
+    assert read_provenance(tmp_path / "m_FINAL_MERGED.csv")["step"] == "judge_aggregation"
+    bad = run_script("summarization/codereval/aggregate_llm_judge_scores.py", "--input_folder", str(tmp_path),
+                     "--protocol", "paper")
+    assert bad.returncode == 2 and "default" in bad.stderr and "study" in bad.stderr
