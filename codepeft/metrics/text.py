@@ -451,8 +451,8 @@ def evaluate_summaries(rows: Sequence[dict[str, Any]], language: str, summary_fi
 
     empty = [inst["Task ID"] for inst in instances if not inst["prediction"]]
     if empty:
-        warn(f"{len(empty)} empty prediction(s) scored 0 on BLEU, METEOR, ROUGE and chrF, BERTScore and SIDE "
-             f"{'left empty' if protocol == 'default' else 'as the study'}: {_named(empty)}")
+        warn(f"{len(empty)} empty prediction(s): 0 on BLEU, METEOR, ROUGE and chrF, BERTScore left empty, SIDE "
+             f"{'left empty' if protocol == 'default' else 'scored as the study did'}: {_named(empty)}")
     for inst in instances:
         inst.update(dict.fromkeys(METRICS))
         if not inst["prediction"]:
