@@ -127,18 +127,21 @@ _LEAD = re.compile(r"\s*(?:\([^()\d]*1\s*(?:-|–|to)\s*5\s*\))?\s*(?:[:=|\-–�
 _AFTER_RATING = re.compile(r"\s*(?:$|/\s*5\b|(?:out\s+)?of\s+5\b|[\]().,;!|\-–—\n]|(?:very|good|poor|fair|"
                            r"excellent|points?|stars?)\b)", re.IGNORECASE)
 _RANGE = re.compile(r"\s*(?:-|–|to|or)\s*\d", re.IGNORECASE)  # "4-5", "4 or 5": no single rating
-# a rating marked as one anywhere in a criterion's paragraph: "Rating: n", "Score: n", "n/5", "n out of 5"
+# a rating marked as one in a criterion's paragraph: "Rating: n", "Score: n", "n/5", "n out of 5", "Good (n)"
 _MARKED = re.compile(r"\b(?:rating|score)\s*[:=\-–]?\s*" + _NUMBER + r"(?![\d/])|(?<![\w./])" + _NUMBER
-                     + r"\s*(?:/|out\s+of)\s*5\b", re.IGNORECASE)
+                     + r"\s*(?:/|out\s+of)\s*5\b|\b(?:very\s+)?(?:poor|fair|good)\s*\(\s*" + _NUMBER + r"\s*\)",
+                     re.IGNORECASE)
 
 
 def _rating(value: Any) -> int | None:
-    """An integer rating 1..5 from a number or a string like '4', '4/5', '4.0', '4 (good)'; else None."""
+    """An integer rating 1..5 from a number or a string like '4', '4/5', '4.0', '4 (good)'; else None (also
+    for a string where the number starts a rationale, '2 of the 3 branches', or a range, '4-5')."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
         match = re.match(r"\s*[*_`#\s]*" + _NUMBER, value)
-        if not match:
+        after = value[match.end():] if match else ""
+        if not match or _RANGE.match(after) or not _AFTER_RATING.match(after):
             return None
         value = float(match.group(1))
     if isinstance(value, (int, float)) and float(value).is_integer() and 1 <= value <= 5:
@@ -203,7 +206,7 @@ def _marked_ratings(segment: str) -> tuple[set[str], bool]:
             ambiguous = True
         elif _AFTER_RATING.match(after):
             found.add(direct.group(1))
-    found.update(m.group(1) or m.group(2) for m in _MARKED.finditer(segment))
+    found.update(next(g for g in m.groups() if g) for m in _MARKED.finditer(segment))
     return found, ambiguous
 
 
@@ -236,7 +239,7 @@ def parse_ratings(reply: str | None) -> dict[str, int | None]:
     A number is read as a rating only where the reply marks it as one: JSON (also inside a code fence,
     nested as ``{"ratings": {...}}`` or ``{"conciseness": {"score": 4}}``); a number right after the
     label ("Content adequacy: 4", "**Conciseness**: 4/5 - terse", "Content adequacy (1-5): four",
-    "Fluency - 3 (Fair)"); "Rating: n", "Score: n", "n/5" or "n out of 5" in the label's paragraph
+    "Fluency - 3 (Fair)"); "Rating: n", "Score: n", "n/5", "n out of 5" or "Good (n)" in the label's paragraph
     ("# Fluency\\n# Rating: 5"); or a reply that is nothing but three numbers, in criterion order. Numbers
     in a rationale are not ratings: "Content adequacy: the comment covers 2 of the 3 branches, so 3."
     gives ``None`` for CA. Numbers outside 1..5, fractional ratings and ranges ("4-5") give ``None``.
