@@ -157,8 +157,13 @@ def test_evaluate_translation_cs_to_java_and_bad_input(tmp_path):
     predictions = tmp_path / "p.jsonl"
     write_predictions(predictions, [{"id": i, "source": cs[i], "reference": java[i], "prediction": java[i]}
                                     for i in range(3)])
-    results = evaluate_translation_predictions(predictions, "cs_to_java", tmp_path)
+    results = evaluate_translation_predictions(predictions, "cs_to_java", tmp_path, protocol="study")
     assert results["codebleu"] == pytest.approx(1.0) and results["exact_match"] == 1.0
+    from codepeft.provenance import read_provenance
+
+    provenance = read_provenance(tmp_path / "codebleu_cs_to_java.csv")
+    assert provenance["protocol"] == "study" and provenance["step"] == "codebleu"
+    assert provenance["tools"]["codebleu"] == "0.7.0" and provenance["options"]["tokenizer"] == "code"
 
     write_predictions(predictions, [{"id": "a", "reference": "x"}])
     done = run_script("translation/evaluate_translation.py", "--predictions", str(predictions), "--direction",
@@ -168,3 +173,6 @@ def test_evaluate_translation_cs_to_java_and_bad_input(tmp_path):
     done = run_script("translation/evaluate_translation.py", "--predictions", str(predictions), "--direction",
                       "cs_to_java")
     assert done.returncode == 2 and "duplicate id 'a'" in done.stderr
+    done = run_script("translation/evaluate_translation.py", "--predictions", str(predictions), "--direction",
+                      "cs_to_java", "--protocol", "paper")
+    assert done.returncode == 2 and "--protocol" in done.stderr and "study" in done.stderr

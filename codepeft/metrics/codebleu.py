@@ -26,12 +26,12 @@ import contextlib
 import functools
 import re
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.io import read_jsonl, write_csv, write_json
+from codepeft.provenance import check_protocol, package_versions, write_provenance
 
 COMPONENTS = ("ngram_match", "weighted_ngram_match", "syntax_match", "dataflow_match")
 CSV_COLUMNS = ("instance_id", "codebleu", *COMPONENTS)
@@ -179,28 +179,23 @@ def score_corpus(predictions: Sequence[str], references: Sequence[str], language
             "instances_without_reference_dataflow": sum(1 for c in counts if c[1] == 0)}
 
 
-def package_versions() -> dict[str, str]:
-    found = {}
-    for package in ("codebleu", "tree-sitter", "tree-sitter-java", "tree-sitter-c-sharp", "tree-sitter-python",
-                    "sacrebleu"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    return found
+PACKAGES = ("codebleu", "tree-sitter", "tree-sitter-java", "tree-sitter-c-sharp", "tree-sitter-python", "sacrebleu")
 
 
 # --------------------------------------------------------------------------------------------
 # translation predictions
 # --------------------------------------------------------------------------------------------
 def evaluate_translation_predictions(predictions_path: str | Path, direction: str, output_dir: str | Path,
-                                     tokenizer: str = "code") -> dict[str, Any]:
+                                     tokenizer: str = "code", protocol: str = "default") -> dict[str, Any]:
     """Score a translation predictions JSONL (``id``, ``source``, ``reference``, ``prediction`` per line).
 
     Writes ``codebleu_<direction>.csv`` (``instance_id,codebleu,ngram_match,weighted_ngram_match,
-    syntax_match,dataflow_match``) and ``results_<direction>.json`` (corpus CodeBLEU and components, mean
-    per-instance CodeBLEU, exact match, corpus BLEU) in ``output_dir``; returns the JSON's content.
+    syntax_match,dataflow_match``) with its provenance file, and ``results_<direction>.json`` (corpus
+    CodeBLEU and components, mean per-instance CodeBLEU, exact match, corpus BLEU) in ``output_dir``;
+    returns the JSON's content. ``protocol`` is recorded only: the study's published measuring scripts hold
+    no CodeBLEU code, so there is no study definition that differs (docs/evaluation.md).
     """
+    check_protocol(protocol)
     import sacrebleu
 
     from codepeft.tasks import get_task
@@ -235,10 +230,15 @@ def evaluate_translation_predictions(predictions_path: str | Path, direction: st
         "codebleu_mean_per_instance": sum(s["codebleu"] for s in per_instance) / len(per_instance),
         "exact_match": sum(exact) / len(exact),
         "bleu": sacrebleu.corpus_bleu(joined[0], [joined[1]], tokenize="none").score / 100,
-        "tokenizer": tokenizer, "weights": list(WEIGHTS), "versions": package_versions(),
+        "tokenizer": tokenizer, "weights": list(WEIGHTS), "protocol": protocol,
+        "versions": {name: found for name, found in package_versions(*PACKAGES).items() if found},
     }
     output_dir = Path(output_dir)
     write_csv(output_dir / f"codebleu_{direction}.csv",
               [{"instance_id": i, **s} for i, s in zip(ids, per_instance)], CSV_COLUMNS)
+    write_provenance(output_dir / f"codebleu_{direction}.csv", "codebleu", protocol,
+                     {"predictions": str(predictions_path), "direction": direction, "tokenizer": tokenizer,
+                      "weights": list(WEIGHTS)}, tools=package_versions(*PACKAGES),
+                     n_instances=len(rows), n_empty_predictions=results["n_empty_predictions"])
     write_json(output_dir / f"results_{direction}.json", results)
     return results

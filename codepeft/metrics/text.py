@@ -1,21 +1,30 @@
 """Reference-based metrics for generated code summaries: BLEU, METEOR, ROUGE, chrF, BERTScore, SIDE.
 
 One implementation each, calling the libraries directly (``evaluate.load`` fetches metric scripts from
-the hub at run time and fails offline):
+the hub at run time and fails offline). Two protocols (:mod:`codepeft.provenance`; docs/evaluation.md
+lists every difference with its measured size):
 
 - BLEU: sacrebleu sentence BLEU (13a tokenisation, exponential smoothing, effective order) / 100.
 - chrF: sacrebleu sentence chrF (character 6-grams, beta 2) / 100.
-- ROUGE-1/2/L: rouge-score F1 with Porter stemming.
-- METEOR: nltk, on words from nltk's Treebank-style tokenizer, with WordNet 3.0 synonyms
-  (:mod:`codepeft.metrics.wordnet`); without WordNet the column is left empty, never scored without it.
-- BERTScore F1: bert-score with its English default model (roberta-large, layer 17) when that can be
-  loaded, else the model given; the model used is recorded.
+- ROUGE-1/2/L: rouge-score F1 with Porter stemming. ``default``: on Unicode words (:class:`UnicodeTokenizer`:
+  letters and digits of every script, one token per CJK character); ``study``: rouge-score's own tokenizer,
+  which drops every character outside a-z and 0-9 (an identical Chinese summary scores 0).
+- METEOR: nltk with WordNet 3.0 synonyms (:mod:`codepeft.metrics.wordnet`). ``default``: on nltk's
+  Treebank-style words; ``study``: on ``str.split()`` words, as the study's script. Without WordNet the
+  column is left empty, never scored without it.
+- BERTScore F1: bert-score with exactly the model given (default ``roberta-large`` at bert-score's layer 17;
+  ``study``: ``bert-base-uncased`` at layer 12, the study's call). A model that cannot be loaded leaves the
+  column empty; there is no fallback to another model.
 - SIDE (Mastropaolo et al. 2024): cosine similarity of the mean-pooled, L2-normalised embeddings of the
   code and of the summary from a contrastively trained checkpoint (any local sentence-transformers-style
   folder). Reference-free; defined for Java.
 
-A metric that cannot be computed is left empty (``None``) with a warning and named in the summary,
-never reported as 0. An empty prediction scores 0 on every computed metric and is counted.
+A metric that cannot be computed is left empty (``None``) with a warning and named in the summary, never
+reported as 0. An empty prediction scores 0 on the n-gram metrics (it shares nothing with the reference)
+and is counted; its BERTScore and SIDE are left empty (a cosine has no floor at 0; the study left empty
+predictions out of its BERTScore mean). Under ``default`` a non-empty text that a metric tokenises to
+nothing leaves that metric's cell empty, counted and named (``untokenizable``); under ``study`` it keeps
+the study's value (rouge-score gives 0.0) and is still named.
 """
 
 from __future__ import annotations
@@ -25,21 +34,24 @@ import os
 import re
 import socket
 import sys
-from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.io import read_jsonl, require_dir, write_csv, write_json, write_text
+from codepeft.provenance import check_protocol, package_versions, write_provenance
 from codepeft.tasks.base import unique_ids
 
 CSV_COLUMNS = ("Task ID", "BLEU", "METEOR", "Rouge-L", "chrF", "BERTScore", "SIDE")  # the study's per-instance file
 METRICS = ("BLEU", "METEOR", "Rouge-1", "Rouge-2", "Rouge-L", "chrF", "BERTScore", "SIDE")
+NGRAM_METRICS = ("BLEU", "METEOR", "Rouge-1", "Rouge-2", "Rouge-L", "chrF")
 REFERENCE_FIELDS = ("reference_summary", "summary", "reference", "docstring")
 LANGUAGES = ("java", "python")
 SIDE_LANGUAGES = ("java",)
 DEFAULT_BERTSCORE_MODEL = "roberta-large"  # bert-score's default for lang="en"
+STUDY_BERTSCORE_MODEL, STUDY_BERTSCORE_LAYERS, STUDY_BERTSCORE_BATCH = "bert-base-uncased", 12, 8  # the study's call
+PACKAGE_VERSIONS = ("nltk", "rouge-score", "sacrebleu", "bert-score", "codebleu", "transformers", "torch")
 
 
 def warn(message: str) -> None:
@@ -54,30 +66,55 @@ def _mean(values: Sequence[float | None]) -> float | None:
 # --------------------------------------------------------------------------------------------
 # n-gram metrics
 # --------------------------------------------------------------------------------------------
-def bleu(prediction: str, reference: str) -> float:
-    """sacrebleu sentence BLEU in [0, 1]."""
+def bleu(prediction: str, reference: str, protocol: str = "default") -> float:
+    """sacrebleu sentence BLEU in [0, 1] (``default`` rounds to 12 digits: 100.0000000004 -> 1.0)."""
     import sacrebleu
 
-    return round(sacrebleu.sentence_bleu(prediction, [reference]).score / 100, 12)  # 100.0000000004 -> 1.0
+    value = sacrebleu.sentence_bleu(prediction, [reference]).score / 100
+    return value if protocol == "study" else round(value, 12)
 
 
-def chrf(prediction: str, reference: str) -> float:
-    """sacrebleu sentence chrF in [0, 1]."""
+def chrf(prediction: str, reference: str, protocol: str = "default") -> float:
+    """sacrebleu sentence chrF in [0, 1] (``default`` rounds to 12 digits)."""
     import sacrebleu
 
-    return round(sacrebleu.sentence_chrf(prediction, [reference]).score / 100, 12)
+    value = sacrebleu.sentence_chrf(prediction, [reference]).score / 100
+    return value if protocol == "study" else round(value, 12)
 
 
-@functools.lru_cache(maxsize=1)
-def _rouge_scorer():
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+
+
+class UnicodeTokenizer:
+    """ROUGE tokens that keep every script: the text lower-cased, its words (letters, digits and combining
+    marks of any script; ``_`` and punctuation split), one token per CJK character (Chinese and Japanese
+    are written without spaces), ASCII words of more than 3 characters Porter-stemmed as rouge-score does.
+    On ASCII text it gives exactly rouge-score's default tokens."""
+
+    def __init__(self) -> None:
+        import regex
+        from nltk.stem import porter
+
+        self._stemmer = porter.PorterStemmer()
+        self._token = regex.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[\p{{L}}\p{{N}}\p{{M}}])+")
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens = self._token.findall(text.lower())
+        return [self._stemmer.stem(t) if len(t) > 3 and t.isascii() else t for t in tokens]
+
+
+@functools.lru_cache(maxsize=2)
+def _rouge_scorer(protocol: str):
     from rouge_score import rouge_scorer
 
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    if protocol == "study":
+        return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=UnicodeTokenizer())
 
 
-def rouge(prediction: str, reference: str) -> dict[str, float]:
-    """ROUGE-1, ROUGE-2 and ROUGE-L F1 (rouge-score, Porter stemming)."""
-    scores = _rouge_scorer().score(reference, prediction)
+def rouge(prediction: str, reference: str, protocol: str = "default") -> dict[str, float]:
+    """ROUGE-1, ROUGE-2 and ROUGE-L F1 (rouge-score, Porter stemming; tokens as the protocol says)."""
+    scores = _rouge_scorer(protocol).score(reference, prediction)
     return {"Rouge-1": scores["rouge1"].fmeasure, "Rouge-2": scores["rouge2"].fmeasure,
             "Rouge-L": scores["rougeL"].fmeasure}
 
@@ -94,11 +131,32 @@ def words(text: str) -> list[str]:
             for token in word_tokenize(sentence, preserve_line=True)]
 
 
-def meteor(prediction: str, reference: str, wordnet: Any) -> float:
-    """nltk METEOR (alpha 0.9, beta 3, gamma 0.5) with the given WordNet reader."""
+def meteor_words(text: str, protocol: str = "default") -> list[str]:
+    """METEOR's words: Treebank-style (``default``) or ``str.split()`` (``study``)."""
+    return text.split() if protocol == "study" else words(text)
+
+
+def meteor(prediction: str, reference: str, wordnet: Any, protocol: str = "default") -> float:
+    """nltk METEOR (alpha 0.9, beta 3, gamma 0.5) with the given WordNet reader, on the protocol's words."""
     from nltk.translate.meteor_score import meteor_score
 
-    return meteor_score([words(reference)], words(prediction), wordnet=wordnet)
+    return meteor_score([meteor_words(reference, protocol)], meteor_words(prediction, protocol), wordnet=wordnet)
+
+
+def metric_tokens(metric: str, text: str, protocol: str = "default") -> list[str]:
+    """The units ``metric`` compares in ``text``: BLEU's 13a tokens, chrF's characters (no whitespace),
+    ROUGE's and METEOR's words under ``protocol``. Empty means the metric cannot measure the text."""
+    if metric == "BLEU":
+        from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+
+        return Tokenizer13a()(text).split()
+    if metric == "chrF":
+        return [c for c in text if not c.isspace()]
+    if metric.startswith("Rouge"):
+        return _rouge_scorer(protocol)._tokenizer.tokenize(text)
+    if metric == "METEOR":
+        return meteor_words(text, protocol)
+    raise ValueError(f"no tokens for {metric}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -187,28 +245,26 @@ def packaged_model_folder(name: str) -> str | None:
     return str(get_model_path()) if callable(get_model_path) else None
 
 
-def load_bertscore(fallback: str | None) -> tuple[BertScore | None, dict[str, Any]]:
-    """The default BERTScore model when it can be loaded, else ``fallback`` (a local folder, a hub name, or an
-    installed package that ships a model); ``(None, {"error": ...})`` when neither loads."""
-    failures = []
-    if fallback:
-        fallback = packaged_model_folder(fallback) or fallback
-    for name in (DEFAULT_BERTSCORE_MODEL, fallback):
-        if not name:
-            continue
-        loadable, why = _model_loadable(name)
-        if not loadable:
-            failures.append(f"{name}: {why}")
-            continue
-        try:
-            scorer = BertScore(name)
-        except Exception as err:  # loading a model fails in many library-specific ways
-            failures.append(f"{name}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
-            continue
-        return scorer, {**scorer.describe(), "default_model": DEFAULT_BERTSCORE_MODEL,
-                        "used_default": name == DEFAULT_BERTSCORE_MODEL, "not_loaded": failures}
-    hint = "" if fallback else "; give --bertscore_model a local model folder or hub name"
-    return None, {"error": "; ".join(failures) + hint}
+def load_bertscore(model: str | None, protocol: str = "default") -> tuple[BertScore | None, dict[str, Any]]:
+    """The BERTScore scorer of exactly ``model`` (a hub name, a local folder, or an installed package that
+    ships a model; ``None``: the protocol's model, ``roberta-large`` or the study's ``bert-base-uncased``),
+    at the protocol's layer (``default``: bert-score's tuned layer for known models, else the last;
+    ``study``: 12). ``(None, {"error": ...})`` when it cannot be loaded: no other model is tried."""
+    study = protocol == "study"
+    name = model or (STUDY_BERTSCORE_MODEL if study else DEFAULT_BERTSCORE_MODEL)
+    resolved = packaged_model_folder(name) or name
+    loadable, why = _model_loadable(resolved)
+    if not loadable:
+        return None, {"model": name, "error": f"{name}: {why}"}
+    try:
+        scorer = BertScore(resolved, num_layers=STUDY_BERTSCORE_LAYERS if study else None,
+                           batch_size=STUDY_BERTSCORE_BATCH if study else 32)
+    except Exception as err:  # loading a model fails in many library-specific ways
+        return None, {"model": name, "error": f"{name}: {type(err).__name__}: "
+                                              f"{str(err).splitlines()[0] if str(err) else ''}"}
+    if study and Path(name).name != STUDY_BERTSCORE_MODEL:
+        warn(f"BERTScore with {name}: the study scored with {STUDY_BERTSCORE_MODEL} (layer 12)")
+    return scorer, {**scorer.describe(), "requested": name}
 
 
 def _transformer_folder(checkpoint: Path) -> Path:
@@ -288,13 +344,7 @@ def _text(value: Any, what: str) -> str:
 
 
 def _versions() -> dict[str, str]:
-    found = {}
-    for package in ("sacrebleu", "rouge-score", "nltk", "bert-score", "transformers", "torch"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    return found
+    return {name: found for name, found in package_versions(*PACKAGE_VERSIONS).items() if found}
 
 
 def _instances(rows: Sequence[dict[str, Any]], summary_field: str, reference_field: str, code_field: str,
@@ -312,32 +362,47 @@ def _instances(rows: Sequence[dict[str, Any]], summary_field: str, reference_fie
     return instances
 
 
-def _score_meteor(scored: list[dict[str, Any]], models: dict[str, Any], not_computed: dict[str, str]) -> None:
-    reader, provenance = _wordnet()
-    models["METEOR"] = {"wordnet": provenance}
-    if reader is None:
-        not_computed["METEOR"] = provenance["error"]
-        return
+def _score_ngrams(scored: list[dict[str, Any]], reader: Any, protocol: str,
+                  untokenizable: dict[str, list[str]]) -> None:
+    """BLEU, chrF, ROUGE and (with a WordNet ``reader``) METEOR of every instance with a prediction.
+
+    A non-empty text that a metric tokenises to nothing is named in ``untokenizable``; under ``default``
+    its cell stays empty, under ``study`` it gets the study's value."""
+    metrics: dict[str, Callable[[str, str], Any]] = {
+        "BLEU": lambda p, r: {"BLEU": bleu(p, r, protocol)}, "chrF": lambda p, r: {"chrF": chrf(p, r, protocol)},
+        "Rouge-L": lambda p, r: rouge(p, r, protocol)}
+    if reader is not None:
+        metrics["METEOR"] = lambda p, r: {"METEOR": meteor(p, r, reader, protocol)}
     for inst in scored:
-        inst["METEOR"] = meteor(inst["prediction"], inst["reference"], reader)
+        for metric, compute in metrics.items():
+            if not (metric_tokens(metric, inst["prediction"], protocol)  # an empty reference is counted apart
+                    and (not inst["reference"] or metric_tokens(metric, inst["reference"], protocol))):
+                untokenizable.setdefault("Rouge" if metric == "Rouge-L" else metric, []).append(inst["Task ID"])
+                if protocol != "study":
+                    continue
+            inst.update(compute(inst["prediction"], inst["reference"]))
 
 
-def _score_bertscore(scored: list[dict[str, Any]], fallback: str | None, models: dict[str, Any],
+def _score_bertscore(instances: list[dict[str, Any]], model: str | None, protocol: str, models: dict[str, Any],
                      not_computed: dict[str, str]) -> None:
-    print(f"BERTScore: loading a model for {len(scored)} summaries", file=sys.stderr, flush=True)
-    scorer, models["BERTScore"] = load_bertscore(fallback)
+    """BERTScore F1 of every instance with a prediction and a reference (as the study: the others are left
+    out, and stay empty)."""
+    pairs = [inst for inst in instances if inst["prediction"] and inst["reference"]]
+    print(f"BERTScore: loading a model for {len(pairs)} summaries", file=sys.stderr, flush=True)
+    scorer, models["BERTScore"] = load_bertscore(model, protocol)
     if scorer is None:
         not_computed["BERTScore"] = models["BERTScore"]["error"]
         return
-    pairs = [inst for inst in scored if inst["reference"]]
-    if len(pairs) < len(scored):
-        warn(f"BERTScore left empty for {len(scored) - len(pairs)} instance(s) with an empty reference")
+    if len(pairs) < len(instances):
+        warn(f"BERTScore left empty for {len(instances) - len(pairs)} instance(s) with an empty prediction "
+             "or reference")
     for inst, value in zip(pairs, scorer.score([i["prediction"] for i in pairs], [i["reference"] for i in pairs])):
         inst["BERTScore"] = value
 
 
-def _score_side(scored: list[dict[str, Any]], language: str, checkpoint: str | Path | None, code_field: str,
-                models: dict[str, Any], not_computed: dict[str, str]) -> None:
+def _score_side(instances: list[dict[str, Any]], language: str, checkpoint: str | Path | None, code_field: str,
+                protocol: str, models: dict[str, Any], not_computed: dict[str, str]) -> None:
+    """SIDE of every instance with code and (``default``) a prediction; the study scored empty ones too."""
     if language not in SIDE_LANGUAGES:
         not_computed["SIDE"] = f"SIDE is defined for {', '.join(SIDE_LANGUAGES)} summaries, not {language}"
         return
@@ -352,22 +417,30 @@ def _score_side(scored: list[dict[str, Any]], language: str, checkpoint: str | P
         not_computed["SIDE"] = f"could not load {checkpoint}: {type(err).__name__}: {err}"
         return
     models["SIDE"] = side.describe()
-    pairs = [inst for inst in scored if inst["code"]]
-    if len(pairs) < len(scored):
-        warn(f"SIDE left empty for {len(scored) - len(pairs)} instance(s) without {code_field!r}")
+    pairs = [inst for inst in instances if inst["code"] and (inst["prediction"] or protocol == "study")]
+    if len(pairs) < len(instances):
+        warn(f"SIDE left empty for {len(instances) - len(pairs)} instance(s) without {code_field!r}"
+             + ("" if protocol == "study" else " or with an empty prediction"))
     for inst, value in zip(pairs, side.score([i["code"] for i in pairs], [i["prediction"] for i in pairs])):
         inst["SIDE"] = value
+
+
+def _named(ids: Sequence[str]) -> str:
+    return ", ".join(ids[:10]) + (" ..." if len(ids) > 10 else "")
 
 
 def evaluate_summaries(rows: Sequence[dict[str, Any]], language: str, summary_field: str = "generated_summary",
                        output_prefix: str | Path | None = None, bertscore_model: str | None = None,
                        side_checkpoint: str | Path | None = None, reference_field: str | None = None,
-                       code_field: str = "code", source: str | None = None) -> dict[str, Any]:
-    """Score every row's ``summary_field`` against its reference; return the summary dict.
+                       code_field: str = "code", source: str | None = None,
+                       protocol: str = "default") -> dict[str, Any]:
+    """Score every row's ``summary_field`` against its reference under ``protocol``; return the summary dict.
 
     With ``output_prefix``, also writes ``PREFIX.csv`` (``Task ID,BLEU,METEOR,Rouge-L,chrF,BERTScore,SIDE``),
-    ``PREFIX.json`` (the summary and every instance, ROUGE-1/2 included) and ``PREFIX.txt`` (means).
+    its provenance file ``PREFIX.csv.provenance.json``, ``PREFIX.json`` (the summary and every instance,
+    ROUGE-1/2 included) and ``PREFIX.txt`` (means).
     """
+    check_protocol(protocol)
     language = language.strip().lower()
     if language not in LANGUAGES:
         raise UserError(f"--language {language!r}: valid values are {', '.join(LANGUAGES)}")
@@ -378,34 +451,64 @@ def evaluate_summaries(rows: Sequence[dict[str, Any]], language: str, summary_fi
 
     empty = [inst["Task ID"] for inst in instances if not inst["prediction"]]
     if empty:
-        warn(f"{len(empty)} empty prediction(s) scored 0 on every metric: {', '.join(empty[:10])}"
-             + (" ..." if len(empty) > 10 else ""))
-    scored = [inst for inst in instances if inst["prediction"]]
+        warn(f"{len(empty)} empty prediction(s): 0 on BLEU, METEOR, ROUGE and chrF, BERTScore left empty, SIDE "
+             f"{'left empty' if protocol == 'default' else 'scored as the study did'}: {_named(empty)}")
     for inst in instances:
-        inst.update(dict.fromkeys(METRICS, 0.0 if not inst["prediction"] else None))
-    for inst in scored:
-        inst["BLEU"] = bleu(inst["prediction"], inst["reference"])
-        inst["chrF"] = chrf(inst["prediction"], inst["reference"])
-        inst.update(rouge(inst["prediction"], inst["reference"]))
+        inst.update(dict.fromkeys(METRICS))
+        if not inst["prediction"]:
+            inst.update({metric: 0.0 for metric in NGRAM_METRICS})
     not_computed: dict[str, str] = {}
     models: dict[str, Any] = {}
-    _score_meteor(scored, models, not_computed)
-    _score_bertscore(scored, bertscore_model, models, not_computed)
-    _score_side(scored, language, side_checkpoint, code_field, models, not_computed)
+    reader, wordnet = _wordnet()
+    models["METEOR"] = {"wordnet": wordnet}
+    if reader is None:
+        not_computed["METEOR"] = wordnet["error"]
+    empty_references = [inst["Task ID"] for inst in instances if not inst["reference"]]
+    if empty_references:
+        warn(f"{len(empty_references)} empty reference(s): "
+             f"{'every metric left empty' if protocol == 'default' else 'scored as the study did'}: "
+             f"{_named(empty_references)}")
+    untokenizable: dict[str, list[str]] = {}
+    _score_ngrams([inst for inst in instances if inst["prediction"] and (inst["reference"] or protocol == "study")],
+                  reader, protocol, untokenizable)
+    if protocol == "default":
+        for inst in instances:
+            if not inst["reference"]:
+                inst.update(dict.fromkeys(NGRAM_METRICS))
+    for metric, ids in untokenizable.items():
+        warn(f"{metric}: {len(ids)} non-empty text(s) with no {metric} tokens "
+             f"({'left empty' if protocol == 'default' else 'scored as the study did'}): {_named(ids)}")
+    _score_bertscore(instances, bertscore_model, protocol, models, not_computed)
+    _score_side(instances, language, side_checkpoint, code_field, protocol, models, not_computed)
     for metric, why in not_computed.items():
         warn(f"{metric} not computed (left empty): {why}")
         for inst in instances:
             inst[metric] = None
 
     summary = {
-        "input": source, "language": language, "summary_field": summary_field, "reference_field": reference_field,
-        "n_instances": len(instances), "n_empty_predictions": len(empty), "empty_prediction_ids": empty,
+        "input": source, "protocol": protocol, "language": language, "summary_field": summary_field,
+        "reference_field": reference_field, "n_instances": len(instances), "n_empty_predictions": len(empty),
+        "empty_prediction_ids": empty, "empty_reference_ids": empty_references, "n_untokenizable": {m: len(ids) for m, ids in untokenizable.items()},
+        "untokenizable_ids": untokenizable,
         "means": {metric: _mean([inst[metric] for inst in instances]) for metric in METRICS},
         "n_scored": {metric: sum(inst[metric] is not None for inst in instances) for metric in METRICS},
         "not_computed": not_computed, "models": models, "versions": _versions(),
     }
     if output_prefix is not None:
         write_summary_outputs(output_prefix, instances, summary)
+        bert = models.get("BERTScore", {})
+        side = models.get("SIDE", {})
+        write_provenance(f"{output_prefix}.csv", "summary_metrics", protocol,
+                         {"language": language, "summary_field": summary_field, "reference_field": reference_field,
+                          "bertscore_model": bertscore_model, "side_checkpoint": str(side_checkpoint or "") or None},
+                         tools=package_versions(*PACKAGE_VERSIONS),
+                         models={"bertscore": {"name": bert.get("model") or bert.get("requested"),
+                                               "layer": bert.get("num_layers")},
+                                 "side": {"name": side.get("checkpoint"), "layer": "last, mean-pooled"
+                                          if side else None},
+                                 "wordnet": wordnet},
+                         n_instances=len(instances), n_empty_predictions=len(empty),
+                         untokenizable=untokenizable, not_computed=not_computed)
     return summary
 
 
@@ -416,14 +519,14 @@ def write_summary_outputs(prefix: str | Path, instances: Sequence[dict[str, Any]
     write_json(f"{prefix}.json", {**summary, "instances": [
         {key: inst[key] for key in ("Task ID", *METRICS, "prediction", "reference")} for inst in instances]})
     lines = [f"Summary metrics for {summary['input'] or 'input'} ({summary['language']}, field "
-             f"{summary['summary_field']!r}): {summary['n_instances']} instances, "
-             f"{summary['n_empty_predictions']} empty predictions (scored 0)", ""]
+             f"{summary['summary_field']!r}, protocol {summary['protocol']}): {summary['n_instances']} instances, "
+             f"{summary['n_empty_predictions']} empty predictions (n-gram metrics 0)", ""]
     for metric in METRICS:
         mean = summary["means"][metric]
         shown = "not computed: " + summary["not_computed"][metric] if metric in summary["not_computed"] else (
             f"{mean:.4f}  (n={summary['n_scored'][metric]})" if mean is not None else "no instance scored")
         lines.append(f"{metric:<10} {shown}")
-    if "BERTScore" in summary["models"] and "model" in summary["models"]["BERTScore"]:
+    if "num_layers" in summary["models"].get("BERTScore", {}):
         lines.append(f"\nBERTScore model: {summary['models']['BERTScore']['model']} "
                      f"(layer {summary['models']['BERTScore']['num_layers']})")
     wordnet = summary["models"].get("METEOR", {}).get("wordnet", {})
@@ -431,12 +534,17 @@ def write_summary_outputs(prefix: str | Path, instances: Sequence[dict[str, Any]
         lines.append(f"METEOR WordNet: {wordnet.get('version')} from {wordnet['path']} (source: {wordnet.get('source')})")
     if "SIDE" in summary["models"]:
         lines.append(f"SIDE checkpoint: {summary['models']['SIDE']['checkpoint']}")
+    for metric, count in summary["n_untokenizable"].items():
+        lines.append(f"{metric}: {count} text(s) with no {metric} tokens ("
+                     + ("left empty" if summary["protocol"] == "default" else "scored as the study did")
+                     + f"): {_named(summary['untokenizable_ids'][metric])}")
     write_text(f"{prefix}.txt", "\n".join(lines) + "\n")
 
 
 def evaluate_summary_file(dataset_path: str | Path, language: str, summary_field: str, output_prefix: str | Path,
                           bertscore_model: str | None = None, side_checkpoint: str | Path | None = None,
-                          max_samples: int | None = None, reference_field: str | None = None) -> dict[str, Any]:
+                          max_samples: int | None = None, reference_field: str | None = None,
+                          protocol: str = "default") -> dict[str, Any]:
     """:func:`evaluate_summaries` on an inference output JSONL file (the first ``max_samples`` rows)."""
     if max_samples is not None and max_samples < 1:
         raise UserError(f"--max_samples must be at least 1, got {max_samples}")
@@ -445,4 +553,4 @@ def evaluate_summary_file(dataset_path: str | Path, language: str, summary_field
     rows = read_jsonl(dataset_path, required=[summary_field])[:max_samples]
     return evaluate_summaries(rows, language, summary_field, output_prefix, bertscore_model=bertscore_model,
                               side_checkpoint=side_checkpoint, reference_field=reference_field,
-                              source=str(dataset_path))
+                              source=str(dataset_path), protocol=protocol)

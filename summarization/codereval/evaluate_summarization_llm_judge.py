@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from codepeft.cli import main_entry
 from codepeft.judge import AGGREGATION_METHODS, DEFAULT_JUDGE_MODEL, LANGUAGE_NAMES, judge_file
+from codepeft.provenance import add_protocol_argument
 
 
 def main() -> None:
@@ -28,19 +29,28 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the endpoint's)")
     parser.add_argument("--cache_dir", help="reply cache (default: OUTPUT_FOLDER/judge_cache)")
     parser.add_argument("--max_samples", type=int, help="rate only the first N rows")
+    parser.add_argument("--max_failures", type=int, default=10,
+                        help="stop asking after this many prompts in a row fail with an error (default 10); "
+                             "the outputs are written and a rerun asks what is missing")
+    add_protocol_argument(parser)
     args = parser.parse_args()
 
     summary = judge_file(args.input_file, args.output_folder, args.language, args.model_name, args.summary_field,
                          max_samples=args.max_samples, num_runs=args.num_runs, judge_model=args.judge_model,
                          base_url=args.base_url, max_concurrency=args.max_concurrency,
                          max_retries=args.max_retries, timeout=args.timeout, temperature=args.temperature,
-                         cache_dir=args.cache_dir)
+                         cache_dir=args.cache_dir, protocol=args.protocol, max_failures=args.max_failures)
     for method in AGGREGATION_METHODS:
         means = ", ".join(f"{c} {v:.3f}" if v is not None else f"{c} -" for c, v in summary["means"][method].items())
         print(f"{method:>4}: {means}")
     print(f"{summary['n_targets']} summaries x {summary['num_runs']} runs: {summary['new_replies']} new replies "
           f"({summary['requests']} requests, {summary['retries']} retries), {summary['cached_replies']} from cache, "
-          f"{summary['unparsable_replies']} unparsable; files in {args.output_folder}")
+          f"{summary['unparsable_replies']} unparsable, {summary['refused_prompts']} refused, "
+          f"{summary['error_prompts']} errors; files in {args.output_folder}")
+    if summary["refused_prompts"] or summary["error_prompts"]:
+        print(f"warning: {summary['refused_prompts'] + summary['error_prompts']} rating(s) left empty "
+              "(status refused/error in the run CSVs); rerun the same command to ask them again",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":
