@@ -340,3 +340,14 @@ def test_tiny_experiment_on_a_real_slurm(tmp_path, tiny_model_dir, slurm_cluster
     third = subprocess.run(["bash", str(submit)], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert third.returncode == 0 and submitted(third.stdout) == {}, third.stdout + third.stderr
     assert "submitted 0 jobs; 4 finished" in third.stdout
+
+    # a job that fails on its own: the predictions spoilt, evaluation stops with a malformed-JSON error
+    predictions = experiment / "predictions" / "tiny-qwen2_mt-fft" / "generation_python.jsonl"
+    predictions.write_text("not json\n")
+    fourth = subprocess.run(["bash", str(submit)], cwd=elsewhere, env=env, capture_output=True, text=True)
+    ids = submitted(fourth.stdout)
+    assert list(ids) == later[1:] and "2 finished" in fourth.stdout, fourth.stdout + fourth.stderr
+    states = wait_until_ended(env, ids.values(), root, timeout=300)
+    evaluate = (experiment / "logs" / f"{later[1]}.{ids[later[1]]}.out").read_text(errors="replace")
+    assert states[ids[later[1]]] == "FAILED" and "malformed JSON" in evaluate, evaluate
+    assert states[ids["report"]] == "CANCELLED" and job_field(env, ids["report"], "Reason") == "DependencyNeverSatisfied"
