@@ -208,7 +208,7 @@ def stop(pid_file: Path) -> None:
 @pytest.fixture
 def slurm_cluster(tmp_path_factory):
     """munged, slurmctld and slurmd on localhost; yields the environment that reaches them."""
-    tools = ["munged", "slurmctld", "slurmd", "sbatch", "scontrol", "scancel", "sinfo"]
+    tools = ["munged", "slurmctld", "slurmd", "sbatch", "scontrol", "scancel", "sinfo", "squeue"]
     require(all(shutil.which(tool) for tool in tools), "slurm-wlm and munge are not installed (make system-deps)")
     require(os.geteuid() == 0, "a test SLURM runs its daemons as root")
     root = tmp_path_factory.mktemp("slurm")
@@ -237,6 +237,10 @@ def slurm_cluster(tmp_path_factory):
         yield env, root
     finally:
         subprocess.run(["scancel", "--user", "root"], env=env, capture_output=True)
+        deadline = time.time() + 60  # let slurmd end the jobs' processes before it stops
+        while time.time() < deadline and subprocess.run(["squeue", "-h"], env=env, capture_output=True,
+                                                        text=True).stdout.strip():
+            time.sleep(0.5)
         for daemon in ("slurmd", "slurmctld", "munged"):
             stop(root / f"{daemon}.pid")
 
@@ -306,9 +310,12 @@ def test_tiny_experiment_on_a_real_slurm(tmp_path, tiny_model_dir, slurm_cluster
     wait_for(lambda: log.is_file() and f"0/{STEPS} [" in log.read_text(errors="replace"), "training start", 300, root)
     pid = wait_for(lambda: trainer_pid(env, ids[train]), "trainer process", 30, root)
     os.kill(pid, signal.SIGSTOP)
-    subprocess.run(["scancel", "--batch", "--signal=TERM", ids[train]], env=env, check=True)
-    wait_for(lambda: "SIGTERM (time limit or preemption)" in log.read_text(errors="replace"), "forwarding", 30, root)
-    os.kill(pid, signal.SIGCONT)
+    try:
+        subprocess.run(["scancel", "--batch", "--signal=TERM", ids[train]], env=env, check=True)
+        wait_for(lambda: "SIGTERM (time limit or preemption)" in log.read_text(errors="replace"), "forwarding", 30,
+                 root)
+    finally:
+        os.kill(pid, signal.SIGCONT)
     states = wait_until_ended(env, ids.values(), root, timeout=120)
     assert states[ids[train]] == "FAILED" and job_field(env, ids[train], "ExitCode") == "143:0", log.read_text()
     assert "received SIGTERM: saving a checkpoint" in log.read_text()

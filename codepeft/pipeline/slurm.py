@@ -3,8 +3,8 @@
 Every path in the scripts is absolute, so ``submit.sh`` and the jobs work from any folder. A job that fails
 cancels the jobs that need it (``--kill-on-invalid-dep=yes``, whatever the cluster's ``kill_invalid_depend``).
 A job that finishes records a key (a hash of its batch script and of the size and modification time of every
-file it reads) in ``slurm/finished/<job>``; running ``submit.sh`` again submits only the jobs whose key changed
-or that need a resubmitted job, so after a failure or a time limit it resubmits the rest. A training job runs the
+file it reads) in ``slurm/finished/<job>``; running ``submit.sh`` again submits only the jobs whose key changed,
+whose outputs are missing or that need a resubmitted job, so after a failure or a time limit it resubmits the rest. A training job runs the
 trainer in the background and passes SIGTERM on to it (``--signal=B:TERM@300`` reaches only the batch shell):
 the trainer saves a checkpoint and exits with 143, and the resubmitted job resumes from that checkpoint.
 """
@@ -56,6 +56,7 @@ def job_inputs(experiment: Experiment, job: Job) -> list[Path]:
 
 
 def batch_script(experiment: Experiment, job: Job) -> str:
+    """The text of ``<job>.sbatch``: directives, set-up, the job's commands, then its key in ``finished/``."""
     res = resources(experiment, job.stage)
     folder = experiment.directory / "slurm"
     submit = shlex.quote(str(folder / "submit.sh"))
@@ -93,6 +94,7 @@ def batch_script(experiment: Experiment, job: Job) -> str:
 
 
 def submit_script(experiment: Experiment, jobs: list[Job]) -> str:
+    """The text of ``submit.sh``: each job's inputs and outputs, its key, and one ``submit`` line per job."""
     folder = experiment.directory / "slurm"
     names = {job.name for job in jobs}
     inputs = [case(job.name, job_inputs(experiment, job)) for job in jobs if job_inputs(experiment, job)]
