@@ -1,6 +1,6 @@
 # make setup: a .venv with everything the project needs (idempotent)
 # make test:  the test suite                 make demo: the offline end-to-end experiment on the tiny model
-# make system-deps (root): Java, R, Checkstyle, Mono, bubblewrap, WordNet from Debian
+# make system-deps (root): Java, R, Checkstyle, Mono, bubblewrap, WordNet, SLURM and munge (tests) from Debian
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
@@ -13,9 +13,10 @@ setup: system-check $(VENV)/.setup-done $(PMD) $(WORDNET)
 
 # Installs the Debian packages when one is missing (as root), or says how to.
 system-check:
-	@missing=""; for tool in javac java Rscript checkstyle bwrap mcs; do \
+	@missing=""; for tool in javac java Rscript checkstyle bwrap mcs sbatch munge; do \
 		command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	test -f /usr/share/wordnet/data.noun || missing="$$missing wordnet"; \
+	for daemon in slurmctld slurmd munged; do test -x /usr/sbin/$$daemon || missing="$$missing $$daemon"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then echo "installing system packages for:$$missing"; $(MAKE) system-deps; \
 		else echo "missing:$$missing -- run: sudo make system-deps"; exit 1; fi; fi
@@ -39,7 +40,8 @@ $(WORDNET): $(VENV)/.setup-done
 system-deps:
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		openjdk-17-jdk-headless r-base-core checkstyle mono-mcs bubblewrap wordnet-base wordnet-sense-index
+		openjdk-17-jdk-headless r-base-core checkstyle mono-mcs bubblewrap wordnet-base wordnet-sense-index \
+		slurm-wlm munge
 
 test: setup
 	$(PY) -m pytest -q

@@ -2,7 +2,6 @@
 
 import csv
 import re
-import subprocess
 
 import pytest
 import yaml
@@ -192,33 +191,6 @@ def test_stage_without_its_inputs_is_refused_before_running(tmp_path):
     jobs = build_plan(load_experiment(write_config(tmp_path)))
     with pytest.raises(UserError, match=r"stage infer needs .*run_config.json, made by stage train"):
         check_stage_inputs(jobs, ["infer"])
-
-
-def test_slurm_scripts_chain_the_stages(tmp_path):
-    experiment = load_experiment(write_config(tmp_path, slurm={
-        "partition": "gpu", "setup": ["module load cuda", "source .venv/bin/activate"],
-        "resources": {"train": {"gpus": 4, "mem": "128G", "time": "48:00:00"}}}))
-    jobs = build_plan(experiment)
-    folder = write_slurm(experiment, jobs)
-    submit = (folder / "submit.sh").read_text()
-    assert subprocess.run(["bash", "-n", str(folder / "submit.sh")]).returncode == 0
-    ids = re.findall(r"^ID\[(.+?)\]=\$\(sbatch --parsable (?:--dependency=afterok:(\S+) )?(\S+)\.sbatch\)$",
-                     submit, flags=re.MULTILINE)
-    assert [name for name, _, _ in ids] == [job.name for job in jobs]
-    submitted = set()
-    for name, dependency, _script in ids:  # every dependency is submitted before the job that waits for it
-        needs = re.findall(r"\$\{ID\[(.+?)\]\}", dependency)
-        assert set(needs) <= submitted and set(needs) == set(next(j for j in jobs if j.name == name).after)
-        submitted.add(name)
-    train = (folder / "train__tiny-qwen2_mt-qlora.sbatch").read_text()
-    assert "#SBATCH --gres=gpu:4" in train and "#SBATCH --mem=128G" in train and "#SBATCH --partition=gpu" in train
-    assert "torchrun --standalone --nproc_per_node 4 multitask/qlora_train.py" in train
-    assert "--resume_from_checkpoint latest" in train and "module load cuda" in train
-    stats = next(folder.glob("stats__*.sbatch")).read_text()
-    assert "--gres" not in stats and "statistical_tests/run_comparisons.py" in stats
-    for script in folder.glob("*.sbatch"):
-        assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
-    assert next(iter(next(j for j in jobs if j.stage == "stats").files)).is_file()  # configs written with the jobs
 
 
 def test_dry_run_prints_the_plan(tmp_path):
