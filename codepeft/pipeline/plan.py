@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codepeft.pipeline.config import REPO_ROOT, Experiment, Method, repo_path
+from codepeft.provenance import provenance_path
 
 PYTHON = "python"  # replaced by the running interpreter locally; the job's environment provides it on SLURM
 LANGUAGE_EXTENSIONS = {"python": "py", "java": "java", "cs": "cs"}
@@ -42,6 +43,12 @@ def rel(path: Path | str) -> str:
         return str(path.relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
+
+
+def copy_measured(source: Path, target: Path) -> list[list[str]]:
+    """Commands that copy a per-instance CSV and its provenance file (what produced it) to ``target``."""
+    return [["mkdir", "-p", rel(target.parent)], ["cp", rel(source), rel(target)],
+            ["cp", rel(provenance_path(source)), rel(provenance_path(target))]]
 
 
 def flags(options: dict[str, Any]) -> list[str]:
@@ -213,8 +220,7 @@ class Planner:
             per_instance = self.per_instance("codebleu", task, variant, run)
             commands = [[PYTHON, "translation/evaluate_translation.py", "--predictions", rel(predictions),
                          "--direction", variant, "--output_dir", rel(folder), *self.protocol],
-                        ["mkdir", "-p", rel(per_instance.parent)],
-                        ["cp", rel(folder / f"codebleu_{variant}.csv"), rel(per_instance)]]
+                        *copy_measured(folder / f"codebleu_{variant}.csv", per_instance)]
             self.add(Job(name, "evaluate", commands, outputs=[per_instance], inputs=[predictions], after=after))
 
     def judge(self, run: str, variant: str, predictions: Path, after: list[str]) -> None:
@@ -225,8 +231,7 @@ class Planner:
                    rel(predictions), "--output_folder", rel(folder), "--language", variant, "--model_name", run,
                    "--summary_field", "generated_summary", *flags(options), *self.protocol]
         self.add(Job(f"judge__{run}__summarization_{variant}", "evaluate",
-                     [command, ["mkdir", "-p", rel(per_instance.parent)],
-                      ["cp", rel(folder / f"{run}_FINAL_MERGED.csv"), rel(per_instance)]],
+                     [command, *copy_measured(folder / f"{run}_FINAL_MERGED.csv", per_instance)],
                      outputs=[per_instance], inputs=[predictions], after=after))
 
     def analyze(self, run: str, task: str, variant: str) -> None:
@@ -268,7 +273,7 @@ class Planner:
                              *self.protocol])
             for source in csvs:
                 target = self.per_instance(source, task, variant, run)
-                commands += [["mkdir", "-p", rel(target.parent)], ["cp", rel(folder / f"{source}.csv"), rel(target)]]
+                commands += copy_measured(folder / f"{source}.csv", target)
                 outputs.append(target)
         if outputs:
             self.add(Job(f"analyze__{run}__{task}_{variant}", "analyze", commands, outputs=outputs,
