@@ -677,10 +677,17 @@ def instance_csv(source: str, task: str, language: str, run: str) -> str:
 
 def results_config(title: str, labels: tuple[str, str], run_pairs: Mapping[str, tuple[str, str]], task: str,
                    language: str, measures: Sequence[Measure], test: str = "wilcoxon", root: str | None = None,
-                   correction: str = "holm", correction_scope: str = "family", alpha: float = 0.05) -> dict:
-    """A configuration dict over an experiment's per-instance CSVs: one family per ``{name: (run_a, run_b)}``."""
-    config: dict[str, Any] = {"title": title, "test": test, "correction": correction,
-                              "correction_scope": correction_scope, "alpha": alpha, "labels": list(labels)}
+                   correction: str = "holm", correction_scope: str = "family", alpha: float = 0.05,
+                   protocol: str | None = None) -> dict:
+    """A configuration dict over an experiment's per-instance CSVs: one family per ``{name: (run_a, run_b)}``.
+
+    ``protocol`` None leaves the key out: the comparison then takes the protocol its inputs recorded.
+    """
+    config: dict[str, Any] = {"title": title}
+    if protocol is not None:
+        config["protocol"] = check_protocol(protocol, "protocol")
+    config.update({"test": test, "correction": correction, "correction_scope": correction_scope, "alpha": alpha,
+                   "labels": list(labels)})
     if root is not None:
         config["root"] = root
     config["families"] = [
