@@ -90,7 +90,8 @@ def write_synthetic(folder: Path) -> None:
 def synthetic_config(folder: Path, test: str, correction: str, scope: str, protocol: str = "default") -> Path:
     columns = (("ints", "floats", "const", "onezero"), ("same", "sparse", "shifted")) if test == "wilcoxon" else \
         (("pass", "passbool"), ("pass",))
-    config = {"title": "parity", "protocol": protocol, "test": test, "correction": correction, "correction_scope": scope,
+    config = {"title": "parity", "protocol": protocol, "test": test, "correction": correction,
+              "correction_scope": scope,
               "labels": ["A", "B"],
               "families": [{"name": f"F{k}", "comparisons": [{"metric": f"M_{c}", "a": "a.csv", "b": "b.csv",
                                                               "column": c} for c in group]}
@@ -101,7 +102,8 @@ def synthetic_config(folder: Path, test: str, correction: str, scope: str, proto
 
 
 @pytest.mark.parametrize(("test", "correction", "scope", "protocol"), [
-    ("wilcoxon", "holm", "family", "default"), ("wilcoxon", "BH", "all", "default"), ("wilcoxon", "holm", "family", "study"),
+    ("wilcoxon", "holm", "family", "default"), ("wilcoxon", "BH", "all", "default"),
+    ("wilcoxon", "holm", "family", "study"),
     ("mcnemar", "holm", "family", "default"), ("mcnemar", "none", "all", "study")])
 def test_python_and_r_agree_on_synthetic_data(rscript, tmp_path, test, correction, scope, protocol):
     write_synthetic(tmp_path)

@@ -9,7 +9,8 @@ from codepeft.pipeline.plan import build_plan
 from codepeft.pipeline.report import write_report
 from codepeft.provenance import write_provenance
 
-VALUES = {"tiny-qwen2_mt-qlora": [1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9], "tiny-qwen2_mt-fft": [0, 0, 0, 1, 0, 1, 0, 2, 1, 0, 1, 0]}
+VALUES = {"tiny-qwen2_mt-qlora": [1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9],
+          "tiny-qwen2_mt-fft": [0, 0, 0, 1, 0, 1, 0, 2, 1, 0, 1, 0]}
 
 
 def experiment_with_results(tmp_path, protocol="study"):

@@ -255,7 +255,8 @@ def write_report(experiment: Experiment) -> Path:
              "`summary.csv`).", "", *markdown_table(wide_rows, wide_columns), "", "## Plots", ""]
     text += [f"![{p.stem}](plots/{p.name})" for p in plots]
     text += ["", "## Statistical comparisons", "",
-             "Paired by instance id: Wilcoxon signed-rank with Cliff's delta [95% confidence interval] for continuous measures, McNemar for "
+             "Paired by instance id: Wilcoxon signed-rank with Cliff's delta [95% confidence interval] for "
+             "continuous measures, McNemar for "
              "pass/fail; p-values corrected within each family. Full tables under `stats/`.", ""]
     text += statistics_in_words(experiment) or ["No comparisons were configured (`stats.comparisons`)."]
     text += ["", *provenance_section(provenance)]
