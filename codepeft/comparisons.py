@@ -330,7 +330,7 @@ def _compare_provenance(path_a: Path, record_a: Mapping, path_b: Path, record_b:
         raise UserError(f"cannot compare {path_a} (protocol {record_a.get('protocol')}) with {path_b} (protocol "
                         f"{record_b.get('protocol')}): measured under different protocols; measure both under one")
     for role in SCORING_MODELS:
-        model_a, model_b = (record.get("models", {}).get(role) for record in (record_a, record_b))
+        model_a, model_b = ((record.get("models") or {}).get(role) for record in (record_a, record_b))
         if model_a != model_b:
             raise UserError(f"cannot compare {path_a} ({role} {_model_text(model_a)}) with {path_b} ({role} "
                             f"{_model_text(model_b)}): scored by different {role} models; score both with one")
@@ -609,7 +609,7 @@ def write_results_provenance(config: Config, output: str | Path) -> Path:
         record = read_provenance(path) if path.is_file() else None
         inputs.append({"path": str(path), "provenance": record is not None,
                        "protocol": None if record is None else record.get("protocol"),
-                       "models": {} if record is None else {role: record.get("models", {}).get(role)
+                       "models": {} if record is None else {role: (record.get("models") or {}).get(role)
                                                              for role in SCORING_MODELS}})
     return write_provenance(output, "statistics", str(config.protocol),
                             {"config": config.source, "test": config.test, "correction": config.correction,
@@ -758,18 +758,20 @@ class ConfigOutcome:
 
 def run_config_files(configs: Sequence[Path], root: str | Path | None = None,
                      output_dir: str | Path | None = None,
-                     progress: Callable[[ConfigOutcome], None] | None = None) -> list[ConfigOutcome]:
+                     progress: Callable[[ConfigOutcome], None] | None = None,
+                     protocol: str | None = None) -> list[ConfigOutcome]:
     """Run each configuration whose inputs all exist; write ``<stem>.csv`` (with its provenance file) and
     ``<stem>.txt``.
 
     Outputs go to ``output_dir``, else to ``<root>/stats`` (``root`` being the argument or the
-    configuration's own ``root:``). A configuration with missing inputs is skipped; one with bad input
-    is recorded as failed and the others still run.
+    configuration's own ``root:``). ``protocol`` overrides every configuration's (``--protocol``). A
+    configuration with missing inputs is skipped; one with bad input, or inputs that must not be
+    compared (:func:`check_inputs`), is recorded as failed and the others still run.
     """
     outcomes = []
     for path in configs:
         try:
-            outcome = _run_one(Path(path), root, output_dir)
+            outcome = _run_one(Path(path), root, output_dir, protocol)
         except UserError as err:
             outcome = ConfigOutcome(Path(path), "failed", str(err))
         outcomes.append(outcome)
@@ -778,8 +780,9 @@ def run_config_files(configs: Sequence[Path], root: str | Path | None = None,
     return outcomes
 
 
-def _run_one(path: Path, root: str | Path | None, output_dir: str | Path | None) -> ConfigOutcome:
-    config = load_config(path, root=root)
+def _run_one(path: Path, root: str | Path | None, output_dir: str | Path | None,
+             protocol: str | None) -> ConfigOutcome:
+    config = with_correction(load_config(path, root=root), protocol=protocol)
     missing = config.missing_inputs()
     if missing:
         total = len(config.input_files())
@@ -802,7 +805,8 @@ def _run_one(path: Path, root: str | Path | None, output_dir: str | Path | None)
     significant = sum(row.significant == "yes" for row in rows)
     if config.unrecorded:
         note += f"; {len(config.unrecorded)} input(s) without provenance"
-    return ConfigOutcome(path, "ran", f"{len(rows)} comparisons, {significant} significant{note}",
+    return ConfigOutcome(path, "ran", f"{len(rows)} comparisons ({config.protocol} protocol), {significant} "
+                         f"significant{note}",
                          (csv_path, report_path))
 
 

@@ -230,12 +230,16 @@ def test_run_all_runs_what_exists_and_reports_failures(tmp_path):
                             "Task ID,pass@1", ["t0,0.5", "t1,1"])
     done = run_script("statistical_tests/run_all.py", "--root", str(experiment), "--output_dir", str(tmp_path / "out"))
     assert done.returncode == 2
-    assert "ran  rq1_generation_python_passk.yaml: 3 comparisons, 0 significant" in done.stdout
+    assert "ran  rq1_generation_python_passk.yaml: 3 comparisons (default protocol), 0 significant" in done.stdout
     assert "failed  rq1_generation_java_passk.yaml:" in done.stdout and "not a pass/fail outcome" in done.stdout
     assert "skipped  rq2_generation_python_passk.yaml: 3 of 6 input files missing" in done.stdout
     assert "1 ran, 34 skipped for missing inputs, 1 failed" in done.stdout
     assert (tmp_path / "out" / "rq1_generation_python_passk.csv").is_file()
     assert (tmp_path / "out" / "rq1_generation_python_passk.txt").is_file()
+    assert read_provenance(tmp_path / "out" / "rq1_generation_python_passk.csv")["protocol"] == "default"
+    study = run_script("statistical_tests/run_all.py", "--root", str(experiment), "--output_dir", str(tmp_path / "s"),
+                       "--protocol", "study")
+    assert "ran  rq1_generation_python_passk.yaml: 3 comparisons (study protocol)" in study.stdout
 
 
 def test_plot_boxplots(tmp_path):
