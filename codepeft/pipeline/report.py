@@ -4,10 +4,6 @@ Columns of ``summary.csv``: model, method, tasks_trained, task, language, metric
 per model x method x task x language (or direction) x metric, over the per-instance CSVs under
 ``per-instance/<source>/<task>/<language>/<model>_<method>.csv``. Empty cells (a metric that could not be
 computed) are left out of mean and n, never counted as 0.
-
-REPORT.md names the protocol at the top and lists, per run, the provenance of its measures (protocol, tool
-versions, models, sandbox) from the ``<csv>.provenance.json`` files the measuring steps write beside the
-per-instance CSVs.
 """
 
 from __future__ import annotations
@@ -176,10 +172,8 @@ def _mapping_text(mapping: dict[str, Any] | None) -> str:
 
 def measure_provenance(experiment: Experiment) -> list[tuple[str, str, dict[str, Any] | None]]:
     """``(run, source/task/language, provenance record or None)`` for every per-instance CSV of the experiment."""
-    found = []
-    for path in sorted((experiment.directory / "per-instance").glob("*/*/*/*.csv")):
-        found.append((path.stem, "/".join(path.parts[-4:-1]), read_provenance(path)))
-    return sorted(found, key=lambda item: (item[0], item[1]))
+    return sorted(((path.stem, "/".join(path.parts[-4:-1]), read_provenance(path))
+                   for path in (experiment.directory / "per-instance").glob("*/*/*/*.csv")), key=lambda item: item[:2])
 
 
 def protocol_lines(experiment: Experiment, provenance: list[tuple[str, str, dict[str, Any] | None]]) -> list[str]:
