@@ -4,6 +4,7 @@ A comparison configuration (YAML, or the same structure as a dict) names, per fa
 in the outputs, the two per-instance CSVs (side a and side b) and the column compared::
 
     title: "RQ1: Code generation, Python, ST-QLoRA vs MT-QLoRA"
+    protocol: study           # optional: default | study (else the protocol the inputs recorded)
     test: wilcoxon            # wilcoxon | mcnemar
     correction: holm          # holm | BH | none
     correction_scope: family  # family | all
@@ -17,6 +18,11 @@ in the outputs, the two per-instance CSVs (side a and side b) and the column com
 
 Parsing (:func:`load_config`) is separate from running (:func:`run_config`), so the experiment runner
 can build the dict itself. The tests themselves live in :mod:`codepeft.stats`.
+
+Before anything is computed, :func:`check_inputs` reads each input's provenance file
+(``<csv>.provenance.json``) and refuses to compare files measured under different protocols, scored by
+different BERTScore or SIDE models, or measured under another protocol than the comparison's. Files
+without one (older runs) are accepted and listed in the report and the results' own provenance file.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any
 from codepeft import stats
 from codepeft.errors import UserError
 from codepeft.io import atomic_open, require_file, write_csv, write_text
+from codepeft.provenance import DEFAULT_PROTOCOL, check_protocol, package_versions, read_provenance, write_provenance
 
 TESTS = ("wilcoxon", "mcnemar")
 SCOPES = ("family", "all")
@@ -40,15 +47,16 @@ MIN_PAIRS = 5  # fewer pairs than this: computed, but flagged as unreliable
 MISSING_CELLS = frozenset({"", "na", "nan", "none", "null"})  # case-insensitive: no value for this id
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _TRUE, _FALSE = frozenset({"true", "pass", "passed"}), frozenset({"false", "fail", "failed"})
-_CONFIG_KEYS = ("title", "test", "correction", "correction_scope", "alpha", "labels", "root", "families")
+_CONFIG_KEYS = ("title", "protocol", "test", "correction", "correction_scope", "alpha", "labels", "root", "families")
 _COMPARISON_KEYS = ("metric", "a", "b", "column")
 
-WILCOXON_COLUMNS = ("family", "metric", "n", "p_value", "p_adjusted", "cliffs_delta", "magnitude", "significant",
-                    "dropped_a", "dropped_b", "few_pairs")
+WILCOXON_COLUMNS = ("family", "metric", "n", "p_value", "p_adjusted", "cliffs_delta", "cliffs_delta_low",
+                    "cliffs_delta_high", "magnitude", "significant", "dropped_a", "dropped_b", "few_pairs")
 MCNEMAR_COLUMNS = ("family", "metric", "n", "both_pass", "a_only", "b_only", "both_fail", "p_value", "p_adjusted",
                    "odds_ratio", "significant", "dropped_a", "dropped_b", "few_pairs")
 MANIFEST_COLUMNS = ("family", "metric", "a", "b", "column")
 R_SCRIPT = Path(__file__).resolve().parents[1] / "statistical_tests" / "R-scripts" / "run_comparisons.R"
+SCORING_MODELS = ("bertscore", "side")  # provenance ``models`` roles whose model decides the values compared
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -80,6 +88,8 @@ class Config:
     families: tuple[Family, ...]
     source: str  # the YAML file, or "<dict>", for messages
     root: Path | None = None  # where relative paths started: --root or the root: key; None when neither was given
+    protocol: str | None = None  # --protocol or the protocol: key; None: the inputs' (see check_inputs)
+    unrecorded: tuple[Path, ...] = ()  # inputs without a provenance file, once check_inputs has run
 
     def comparisons(self) -> Iterable[tuple[Family, Comparison]]:
         for family in self.families:
@@ -164,6 +174,8 @@ def load_config(source: str | Path | Mapping[str, Any], base_dir: str | Path | N
         families=tuple(_parse_family(item, i, start, name) for i, item in enumerate(families)),
         source=name,
         root=root,
+        protocol=check_protocol(str(data["protocol"]), f"{name}: protocol") if data.get("protocol") is not None
+        else None,
     )
 
 
@@ -209,10 +221,12 @@ def _read_yaml(path: Path) -> Any:
         raise UserError(f"{path}: not UTF-8; re-encode the file as UTF-8") from None
 
 
-def with_correction(config: Config, correction: str | None = None, scope: str | None = None) -> Config:
-    """The same configuration with another correction or scope (the command line's overrides)."""
+def with_correction(config: Config, correction: str | None = None, scope: str | None = None,
+                    protocol: str | None = None) -> Config:
+    """The same configuration with another correction, scope or protocol (the command line's overrides)."""
     return replace(
         config,
+        protocol=check_protocol(protocol) if protocol else config.protocol,
         correction=_choice(correction, stats.CORRECTIONS, "--correction", "command line") if correction
         else config.correction,
         correction_scope=_choice(scope, SCOPES, "--correction_scope", "command line") if scope
@@ -304,6 +318,57 @@ def parse_outcome(cell: str) -> float | None:
 # Running a configuration
 # --------------------------------------------------------------------------------------------------------------
 
+def _model_text(model: Any) -> str:
+    if isinstance(model, Mapping):
+        return f"{model.get('name')} layer {model.get('layer')}"
+    return "none recorded" if model is None else str(model)
+
+
+def _compare_provenance(path_a: Path, record_a: Mapping, path_b: Path, record_b: Mapping) -> None:
+    """Refuse two recorded inputs measured under different protocols or scored by different models."""
+    if record_a.get("protocol") != record_b.get("protocol"):
+        raise UserError(f"cannot compare {path_a} (protocol {record_a.get('protocol')}) with {path_b} (protocol "
+                        f"{record_b.get('protocol')}): measured under different protocols; measure both under one")
+    for role in SCORING_MODELS:
+        model_a, model_b = ((record.get("models") or {}).get(role) for record in (record_a, record_b))
+        if model_a != model_b:
+            raise UserError(f"cannot compare {path_a} ({role} {_model_text(model_a)}) with {path_b} ({role} "
+                            f"{_model_text(model_b)}): scored by different {role} models; score both with one")
+
+
+def check_inputs(config: Config) -> Config:
+    """Read every input's provenance file; refuse what must not be compared; resolve the protocol.
+
+    Refused (UserError, one line naming the two files, or the file and the comparison, and the values): two
+    files of one comparison measured under different protocols or scored by different BERTScore or SIDE
+    models (provenance ``models`` entries ``bertscore``/``side``); a file whose recorded protocol differs
+    from the comparison's (``--protocol`` or ``protocol:``), or, when the comparison names none, files of
+    the configuration recorded under different protocols. Returns the configuration with ``protocol`` set
+    (its own, else the one its inputs recorded, else ``default``) and ``unrecorded``: the inputs that have
+    no provenance file (older runs; accepted).
+    """
+    records = {path: read_provenance(path) for path in config.input_files() if path.is_file()}
+    for _, comparison in config.comparisons():
+        record_a, record_b = records.get(comparison.a), records.get(comparison.b)
+        if record_a is not None and record_b is not None:
+            _compare_provenance(comparison.a, record_a, comparison.b, record_b)
+    protocol, first = config.protocol, None
+    for path, record in records.items():
+        if record is None:
+            continue
+        value = record.get("protocol")
+        if protocol is None:
+            protocol, first = value, path
+        elif value != protocol:
+            if first is None:
+                raise UserError(f"cannot compare {path} (protocol {value}) under protocol {protocol} (--protocol or "
+                                f"protocol: of {config.source}): measured under another protocol than the comparison's")
+            raise UserError(f"cannot compare {first} (protocol {protocol}) with {path} (protocol {value}) in "
+                            f"{config.source}: measured under different protocols; measure all under one")
+    return replace(config, protocol=check_protocol(protocol or DEFAULT_PROTOCOL, f"{config.source}: protocol"),
+                   unrecorded=tuple(path for path in records if records[path] is None))
+
+
 @dataclass(frozen=True)
 class Pairing:
     ids: tuple[str, ...]  # paired ids, in side a's order
@@ -338,6 +403,8 @@ class ResultRow:
     p_adjusted: float = math.nan
     significant: str = "NA"  # yes | no | NA, at alpha on the adjusted p-value
     cliffs_delta: float | None = None
+    cliffs_delta_low: float | None = None  # 95% confidence interval of cliffs_delta
+    cliffs_delta_high: float | None = None
     magnitude: str | None = None
     both_pass: int | None = None
     a_only: int | None = None
@@ -350,19 +417,30 @@ class ResultRow:
         return self.n < MIN_PAIRS
 
 
-def compare(pairing: Pairing, test: str) -> dict[str, Any]:
-    """The statistics of one paired comparison, as ResultRow fields."""
+def compare(pairing: Pairing, test: str, protocol: str = DEFAULT_PROTOCOL) -> dict[str, Any]:
+    """The statistics of one paired comparison, as ResultRow fields.
+
+    Under ``study`` the p-value is NA when both samples are constant and the interval's column means
+    are effsize's (:func:`codepeft.stats.cliffs_delta_interval`); under ``default`` base R's test and
+    the direct column means.
+    """
+    study = check_protocol(protocol) == "study"
     if test == "wilcoxon":
-        delta = stats.cliffs_delta(pairing.a, pairing.b)
-        return {"p_value": stats.wilcoxon_signed_rank(pairing.a, pairing.b).p_value, "cliffs_delta": delta,
-                "magnitude": stats.cliffs_magnitude(delta)}
+        delta = stats.cliffs_delta_interval(pairing.a, pairing.b, column_means="effsize" if study else "direct")
+        return {"p_value": stats.wilcoxon_signed_rank(pairing.a, pairing.b, na_when_constant=study).p_value,
+                "cliffs_delta": delta.estimate, "cliffs_delta_low": delta.low, "cliffs_delta_high": delta.high,
+                "magnitude": stats.cliffs_magnitude(delta.estimate)}
     result = stats.mcnemar([v == 1.0 for v in pairing.a], [v == 1.0 for v in pairing.b])
     return {"p_value": result.p_value, "both_pass": result.both_pass, "a_only": result.a_only,
             "b_only": result.b_only, "both_fail": result.both_fail, "odds_ratio": result.odds_ratio}
 
 
 def run_config(config: Config) -> list[ResultRow]:
-    """Pair, test and correct every comparison of ``config``; raises UserError on bad input."""
+    """Pair, test and correct every comparison of ``config``; raises UserError on bad input.
+
+    The inputs are checked first (:func:`check_inputs`); the tests follow the resolved protocol.
+    """
+    config = check_inputs(config)
     parse = parse_number if config.test == "wilcoxon" else parse_outcome
     tables: dict[Path, InstanceTable] = {}
     rows = []
@@ -380,7 +458,7 @@ def run_config(config: Config) -> list[ResultRow]:
             raise UserError(f"no ids in common between {comparison.a} and {comparison.b}{context}; the first "
                             f"column of both files must hold the same instance ids")
         # ids in common but no value on both sides (a metric that could not be computed): reported, p = NA
-        outcome = compare(pairing, config.test) if pairing.ids else {"p_value": math.nan}
+        outcome = compare(pairing, config.test, config.protocol) if pairing.ids else {"p_value": math.nan}
         rows.append(ResultRow(family=family.name, metric=comparison.metric, column=comparison.column,
                               a=comparison.a, b=comparison.b, n=len(pairing.ids), dropped_a=pairing.dropped_a,
                               dropped_b=pairing.dropped_b, **outcome))
@@ -424,6 +502,16 @@ def _fixed(value: float | None, width: int, decimals: int = 4) -> str:
     return f"{text:>{width}}"
 
 
+def _interval(row: ResultRow) -> str:
+    """``d [low, high]`` to 4 decimals, as the study's tables print Cliff's delta with its 95% interval."""
+    low, high = (_fixed(value, 0).strip() for value in (row.cliffs_delta_low, row.cliffs_delta_high))
+    return f"{_fixed(row.cliffs_delta, 0).strip()} [{low}, {high}]"
+
+
+PROTOCOL_NOTES = {"study": "the study's: p = NA when both samples are constant; effsize 0.8's interval",
+                  "default": "base R's test; the interval's column means computed directly"}
+
+
 def _yes_no(significant: str) -> str:
     return {"yes": "Yes", "no": "No"}.get(significant, "NA")
 
@@ -437,22 +525,25 @@ def _correction_note(config: Config) -> str:
 
 
 def format_report(config: Config, rows: Sequence[ResultRow]) -> str:
-    """A text table per family in the study's layout, then notes and the pairing of ids."""
+    """A text table per family in the study's layout, then notes, the pairing of ids and unrecorded inputs."""
+    if config.protocol is None:
+        config = check_inputs(config)
     wide, narrow = "=" * 80, "-" * 78
     test_name = "Wilcoxon Signed-Rank Test" if config.test == "wilcoxon" else "McNemar Test"
     a_label, b_label = config.labels
     if config.test == "wilcoxon":
-        cliffs = "Cliff's d"
-        header = f"{'Metric':<20} {'p-value':>7} {cliffs:>12} {'Significant':>12}"
+        cliffs = "Cliff's d [95% CI]"
+        header = f"{'Metric':<20} {'p-value':>7} {cliffs:>26} {'Significant':>12}"
     else:
         header = (f"{'Metric':<20} {'n':>5} {'both pass':>10} {'a only':>7} {'b only':>7} {'both fail':>10} "
                   f"{'p-value':>8} {'odds ratio':>11} {'Significant':>12}")
-    lines = [wide, f"{config.title} - {test_name}", wide, ""]
+    lines = [wide, f"{config.title} - {test_name}",
+             f"Protocol: {config.protocol} ({PROTOCOL_NOTES[str(config.protocol)]})", wide, ""]
     for family in config.families:
         lines += [narrow, f"{family.name.upper()}: {a_label} vs {b_label}", narrow, header, narrow]
         for row in (r for r in rows if r.family == family.name):
             if config.test == "wilcoxon":
-                lines.append(f"{row.metric:<20} {_fixed(row.p_adjusted, 7)} {_fixed(row.cliffs_delta, 12)} "
+                lines.append(f"{row.metric:<20} {_fixed(row.p_adjusted, 7)} {_interval(row):>26} "
                              f"{_yes_no(row.significant):>12}")
             else:
                 lines.append(f"{row.metric:<20} {row.n:>5} {row.both_pass:>10} {row.a_only:>7} {row.b_only:>7} "
@@ -461,12 +552,16 @@ def format_report(config: Config, rows: Sequence[ResultRow]) -> str:
         lines.append("")
     lines += [wide, _correction_note(config)]
     if config.test == "wilcoxon":
-        lines += ["Cliff's Delta interpretation: |d| < 0.147 (N), < 0.33 (S), < 0.474 (M), >= 0.474 (L)",
+        lines += ["Cliff's Delta interpretation: |d| < 0.147 (N), < 0.33 (S), < 0.474 (M), >= 0.474 (L); "
+                  "[95% confidence interval] (Cliff 1996, Student t)",
                   f"Cliff's d > 0: {a_label} tends to be larger than {b_label}"]
     else:
         lines += [f"a = {a_label}, b = {b_label}; odds ratio = (a only + 0.5) / (b only + 0.5)"]
     lines += [f"Significant: adjusted p < {config.alpha:g}; NA where the test has no p-value", wide, ""]
     lines += pairing_lines(config, rows)
+    if config.unrecorded:
+        lines += ["", f"Inputs without a provenance file (older runs; protocol and models not checked), "
+                      f"{len(config.unrecorded)}:", *(f"  {path}" for path in config.unrecorded)]
     return "\n".join(lines) + "\n"
 
 
@@ -498,9 +593,29 @@ def write_manifest(config: Config, path: str | Path) -> None:
 
 
 def r_command(config: Config, manifest: str | Path, output: str | Path) -> list[str]:
-    """The Rscript command line that computes the same results CSV from a manifest."""
+    """The Rscript command line that computes the same results CSV from a manifest (inputs checked first)."""
+    config = check_inputs(config)
     return ["Rscript", str(R_SCRIPT), "--manifest", str(manifest), "--output", str(output), "--test", config.test,
-            "--correction", config.correction, "--scope", config.correction_scope, "--alpha", repr(config.alpha)]
+            "--correction", config.correction, "--scope", config.correction_scope, "--alpha", repr(config.alpha),
+            "--protocol", str(config.protocol)]
+
+
+def write_results_provenance(config: Config, output: str | Path) -> Path:
+    """``<output>.provenance.json`` beside a results CSV: protocol, options, versions, and every input with
+    its recorded protocol (``null`` where it has no provenance file; those are also in ``unrecorded``)."""
+    config = check_inputs(config)
+    inputs = []
+    for path in config.input_files():
+        record = read_provenance(path) if path.is_file() else None
+        inputs.append({"path": str(path), "provenance": record is not None,
+                       "protocol": None if record is None else record.get("protocol"),
+                       "models": {} if record is None else {role: (record.get("models") or {}).get(role)
+                                                             for role in SCORING_MODELS}})
+    return write_provenance(output, "statistics", str(config.protocol),
+                            {"config": config.source, "test": config.test, "correction": config.correction,
+                             "correction_scope": config.correction_scope, "alpha": config.alpha},
+                            tools=package_versions("numpy", "scipy"), inputs=inputs,
+                            unrecorded=[str(path) for path in config.unrecorded])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -562,10 +677,17 @@ def instance_csv(source: str, task: str, language: str, run: str) -> str:
 
 def results_config(title: str, labels: tuple[str, str], run_pairs: Mapping[str, tuple[str, str]], task: str,
                    language: str, measures: Sequence[Measure], test: str = "wilcoxon", root: str | None = None,
-                   correction: str = "holm", correction_scope: str = "family", alpha: float = 0.05) -> dict:
-    """A configuration dict over an experiment's per-instance CSVs: one family per ``{name: (run_a, run_b)}``."""
-    config: dict[str, Any] = {"title": title, "test": test, "correction": correction,
-                              "correction_scope": correction_scope, "alpha": alpha, "labels": list(labels)}
+                   correction: str = "holm", correction_scope: str = "family", alpha: float = 0.05,
+                   protocol: str | None = None) -> dict:
+    """A configuration dict over an experiment's per-instance CSVs: one family per ``{name: (run_a, run_b)}``.
+
+    ``protocol`` None leaves the key out: the comparison then takes the protocol its inputs recorded.
+    """
+    config: dict[str, Any] = {"title": title}
+    if protocol is not None:
+        config["protocol"] = check_protocol(protocol, "protocol")
+    config.update({"test": test, "correction": correction, "correction_scope": correction_scope, "alpha": alpha,
+                   "labels": list(labels)})
     if root is not None:
         config["root"] = root
     config["families"] = [
@@ -636,17 +758,20 @@ class ConfigOutcome:
 
 def run_config_files(configs: Sequence[Path], root: str | Path | None = None,
                      output_dir: str | Path | None = None,
-                     progress: Callable[[ConfigOutcome], None] | None = None) -> list[ConfigOutcome]:
-    """Run each configuration whose inputs all exist; write ``<stem>.csv`` and ``<stem>.txt``.
+                     progress: Callable[[ConfigOutcome], None] | None = None,
+                     protocol: str | None = None) -> list[ConfigOutcome]:
+    """Run each configuration whose inputs all exist; write ``<stem>.csv`` (with its provenance file) and
+    ``<stem>.txt``.
 
     Outputs go to ``output_dir``, else to ``<root>/stats`` (``root`` being the argument or the
-    configuration's own ``root:``). A configuration with missing inputs is skipped; one with bad input
-    is recorded as failed and the others still run.
+    configuration's own ``root:``). ``protocol`` overrides every configuration's (``--protocol``). A
+    configuration with missing inputs is skipped; one with bad input, or inputs that must not be
+    compared (:func:`check_inputs`), is recorded as failed and the others still run.
     """
     outcomes = []
     for path in configs:
         try:
-            outcome = _run_one(Path(path), root, output_dir)
+            outcome = _run_one(Path(path), root, output_dir, protocol)
         except UserError as err:
             outcome = ConfigOutcome(Path(path), "failed", str(err))
         outcomes.append(outcome)
@@ -655,8 +780,9 @@ def run_config_files(configs: Sequence[Path], root: str | Path | None = None,
     return outcomes
 
 
-def _run_one(path: Path, root: str | Path | None, output_dir: str | Path | None) -> ConfigOutcome:
-    config = load_config(path, root=root)
+def _run_one(path: Path, root: str | Path | None, output_dir: str | Path | None,
+             protocol: str | None) -> ConfigOutcome:
+    config = with_correction(load_config(path, root=root), protocol=protocol)
     missing = config.missing_inputs()
     if missing:
         total = len(config.input_files())
@@ -668,14 +794,19 @@ def _run_one(path: Path, root: str | Path | None, output_dir: str | Path | None)
     else:
         raise UserError(f"{path}: no root: key and no --root, so there is no default output folder; "
                         f"pass --output_dir")
+    config = check_inputs(config)
     rows = run_config(config)
     csv_path, report_path = out / f"{path.stem}.csv", out / f"{path.stem}.txt"
     write_results_csv(rows, csv_path, config.test)
+    write_results_provenance(config, csv_path)
     write_text(report_path, format_report(config, rows))
     flagged = sum(row.few_pairs for row in rows)
     note = f"; {flagged} with fewer than {MIN_PAIRS} pairs" if flagged else ""
     significant = sum(row.significant == "yes" for row in rows)
-    return ConfigOutcome(path, "ran", f"{len(rows)} comparisons, {significant} significant{note}",
+    if config.unrecorded:
+        note += f"; {len(config.unrecorded)} input(s) without provenance"
+    return ConfigOutcome(path, "ran", f"{len(rows)} comparisons ({config.protocol} protocol), {significant} "
+                         f"significant{note}",
                          (csv_path, report_path))
 
 

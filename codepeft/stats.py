@@ -3,13 +3,19 @@
 - :func:`wilcoxon_signed_rank`: R's ``wilcox.test(x, y, paired=TRUE, exact=FALSE, correct=FALSE)``:
   normal approximation, zero differences dropped, ties corrected in the variance, no continuity
   correction. The p-value is NaN (R prints NA) when every difference is zero.
+  Under the study's protocol (``na_when_constant``) the p-value is NaN whenever both samples are
+  constant, as the study's R wrapper returned it, also when the two constants differ.
 - :func:`cliffs_delta`: effsize's ``cliff.delta(x, y)`` estimate, the mean of sign(x_i - y_j) over all
   (x, y) pairs, and :func:`cliffs_magnitude` with effsize's thresholds.
+- :func:`cliffs_delta_interval`: the estimate with its confidence interval (Cliff 1996; effsize 0.8's
+  defaults, ``use.unbiased=TRUE``, ``use.normal=FALSE``), column means computed directly or as effsize
+  computes them (``column_means="effsize"``, the study's protocol).
 - :func:`mcnemar`: R's ``mcnemar.test(matrix, correct=TRUE)`` on paired pass/fail outcomes.
 - :func:`adjust_pvalues`: R's ``p.adjust`` for Holm and Benjamini-Hochberg; NaN stays NaN and does
   not count towards the number of tests.
 
-Only numpy and :mod:`math` are used, so importing this module is fast.
+Only numpy and :mod:`math` are imported at module level, so importing this module is fast; the t quantile
+of the interval comes from :func:`scipy.special.stdtrit`, imported when an interval is computed.
 """
 
 from __future__ import annotations
@@ -63,8 +69,18 @@ class WilcoxonResult:
     p_value: float  # two-sided; NaN when every difference is zero
 
 
-def wilcoxon_signed_rank(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> WilcoxonResult:
-    """Two-sided paired Wilcoxon signed-rank test, normal approximation, exactly as R computes it."""
+def _constant(values: np.ndarray) -> bool:
+    return bool(np.all(values == values[0]))
+
+
+def wilcoxon_signed_rank(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
+                         na_when_constant: bool = False) -> WilcoxonResult:
+    """Two-sided paired Wilcoxon signed-rank test, normal approximation, exactly as R computes it.
+
+    ``na_when_constant``: the study's wrapper, ``if (is_constant(x) & is_constant(y)) NA``: no statistic
+    and no p-value whenever both samples are constant, also when the constants differ (ten 1s against
+    ten 0s, where R's test itself gives p = 0.0016).
+    """
     x_arr, y_arr = _as_vector(x, "x"), _as_vector(y, "y")
     if len(x_arr) != len(y_arr):
         raise ValueError(f"paired samples differ in length ({len(x_arr)} vs {len(y_arr)})")
@@ -73,8 +89,8 @@ def wilcoxon_signed_rank(x: Sequence[float] | np.ndarray, y: Sequence[float] | n
     diffs = x_arr - y_arr
     diffs = diffs[diffs != 0]
     n = len(diffs)
-    if n == 0:
-        return WilcoxonResult(statistic=0.0, n_nonzero=0, z=math.nan, p_value=math.nan)
+    if n == 0 or (na_when_constant and _constant(x_arr) and _constant(y_arr)):
+        return WilcoxonResult(statistic=math.nan if n else 0.0, n_nonzero=n, z=math.nan, p_value=math.nan)
     ranks = average_ranks(np.abs(diffs))
     statistic = float(ranks[diffs > 0].sum())
     _, tie_sizes = np.unique(ranks, return_counts=True)
@@ -96,6 +112,90 @@ def cliffs_delta(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarra
     greater = int(below.sum())
     less = int((len(y_sorted) - not_above).sum())
     return (greater - less) / (len(x_arr) * len(y_arr))
+
+
+COLUMN_MEANS = ("direct", "effsize")
+
+
+@dataclass(frozen=True)
+class CliffsDelta:
+    estimate: float  # d, in [-1, 1]
+    low: float  # bounds of the confidence interval; NaN where there is none (below)
+    high: float
+    variance: float  # S, Cliff's unbiased estimate of var(d); NaN when a side has one value
+
+
+def _effsize_beyond(values: np.ndarray, against: np.ndarray) -> np.ndarray:
+    """Which of the sorted ``values`` effsize 0.8's binary search places at index len(against) + 1.
+
+    effsize's ``.bsearch.partition`` searches all values at once (1-based, L = 1, H = n,
+    M = floor((L + H) / 2); x <= a[M] sets H = M, else L = M + 1) until H <= L holds for every value.
+    A value above every ``against`` settles at L = H = n, but each further round, run for values that
+    have not settled yet, moves it to L = n + 1; the caller then counts it wrongly (see
+    :func:`cliffs_delta_interval`). This replays those rounds.
+    """
+    n = len(against)
+    low, high = np.ones(len(values), dtype=np.int64), np.full(len(values), n, dtype=np.int64)
+    while True:
+        middle = (low + high) // 2
+        left = values <= against[middle - 1]
+        high = np.where(left, middle, high)
+        low = np.where(left, low, middle + 1)
+        if np.all(high <= low):
+            return low > n
+
+
+def cliffs_delta_interval(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
+                          conf_level: float = 0.95, column_means: str = "direct") -> CliffsDelta:
+    """Cliff's delta of ``x`` against ``y`` with its confidence interval, as effsize 0.8's ``cliff.delta``.
+
+    D_ij = sign(x_i - y_j), d = mean D; d' = d, shrunk to d (n1 n2 - 1) / (n1 n2) when |d| = 1; row means
+    r_i and column means c_j of D; S = (n2^2 sum (r_i - d')^2 + n1^2 sum (c_j - d')^2 - sum (D_ij - d')^2)
+    / (n1 n2 (n1 - 1) (n2 - 1)) (Cliff 1996, unbiased); Z = the Student t quantile at 1 - (1 - conf_level)
+    / 2 with n1 + n2 - 2 degrees of freedom (Feng & Cliff 2004); bounds (d' - d'^3 -/+ Z sqrt(S)
+    sqrt((1 - d'^2)^2 + Z^2 S)) / (1 - d'^2 + Z^2 S), the upper set to 1 when d = 1, the lower to -1
+    when d = -1.
+
+    ``column_means``: ``direct`` computes c_j from D; ``effsize`` as effsize does (the study's protocol):
+    its binary search gives c_j = -1/n1 instead of -1 for some y_j above every x (:func:`_effsize_beyond`),
+    which changes S and the bounds, never d. Bounds are NaN when a side has a single value, or when S < 0
+    (possible for the unbiased estimate; R's ``sqrt`` then gives NaN too). Raises ValueError on an empty
+    side, NaN, or an unknown ``column_means``.
+    """
+    if column_means not in COLUMN_MEANS:
+        raise ValueError(f"unknown column_means {column_means!r}; valid: {', '.join(COLUMN_MEANS)}")
+    if not 0 < conf_level < 1:
+        raise ValueError(f"conf_level must lie between 0 and 1, got {conf_level!r}")
+    x_arr, y_arr = np.sort(_as_vector(x, "x")), np.sort(_as_vector(y, "y"))
+    n1, n2 = len(x_arr), len(y_arr)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("Cliff's delta needs at least one value on each side")
+    # per x_i: how many y_j lie below / above it; per y_j: how many x_i lie above / below it
+    y_below = np.searchsorted(y_arr, x_arr, side="left")
+    y_above = n2 - np.searchsorted(y_arr, x_arr, side="right")
+    x_above = n1 - np.searchsorted(x_arr, y_arr, side="right")
+    x_below = np.searchsorted(x_arr, y_arr, side="left")
+    greater, less = int(y_below.sum()), int(y_above.sum())
+    d = (greater - less) / (n1 * n2)
+    if n1 < 2 or n2 < 2:
+        return CliffsDelta(estimate=d, low=math.nan, high=math.nan, variance=math.nan)
+    shrunk = d * (n1 * n2 - 1) / (n1 * n2) if abs(d) == 1 else d
+    rows = (y_below - y_above) / n2
+    columns = (x_above - x_below) / n1
+    if column_means == "effsize":
+        columns = np.where(_effsize_beyond(y_arr, x_arr), -1.0 / n1, columns)
+    squares = greater * (1 - shrunk) ** 2 + (n1 * n2 - greater - less) * shrunk ** 2 + less * (1 + shrunk) ** 2
+    variance = float((n2 ** 2 * np.sum((rows - shrunk) ** 2) + n1 ** 2 * np.sum((columns - shrunk) ** 2)
+                      - squares) / (n1 * n2 * (n1 - 1) * (n2 - 1)))
+    if variance < 0:
+        return CliffsDelta(estimate=d, low=math.nan, high=math.nan, variance=variance)
+    from scipy.special import stdtrit
+
+    z = float(stdtrit(n1 + n2 - 2, 1 - (1 - conf_level) / 2))
+    spread = z * math.sqrt(variance) * math.sqrt((1 - shrunk ** 2) ** 2 + z ** 2 * variance)
+    scale = 1 - shrunk ** 2 + z ** 2 * variance
+    low, high = (shrunk - shrunk ** 3 - spread) / scale, (shrunk - shrunk ** 3 + spread) / scale
+    return CliffsDelta(estimate=d, low=-1.0 if d == -1 else low, high=1.0 if d == 1 else high, variance=variance)
 
 
 def cliffs_magnitude(delta: float) -> str:

@@ -10,6 +10,7 @@ from codepeft.cli import main_entry
 from codepeft.comparisons import ConfigOutcome, run_config_files
 from codepeft.errors import UserError
 from codepeft.io import require_dir
+from codepeft.provenance import add_protocol_argument
 
 
 def show(outcome: ConfigOutcome) -> None:
@@ -22,11 +23,13 @@ def main() -> None:
                         help="folder of *.yaml configs, not recursive (default: statistical_tests/configs)")
     parser.add_argument("--root", help="experiment folder (results/<experiment>); overrides every config's root:")
     parser.add_argument("--output_dir", help="where <config>.csv and <config>.txt go (default: <root>/stats)")
+    add_protocol_argument(parser)
+    parser.set_defaults(protocol=None)  # not given: each config's protocol:, else the one its inputs recorded
     args = parser.parse_args()
     configs = sorted(require_dir(args.configs_dir, "--configs_dir").glob("*.yaml"))
     if not configs:
         raise UserError(f"--configs_dir {args.configs_dir} holds no *.yaml configs")
-    outcomes = run_config_files(configs, args.root, args.output_dir, progress=show)
+    outcomes = run_config_files(configs, args.root, args.output_dir, progress=show, protocol=args.protocol)
     counts = {status: sum(o.status == status for o in outcomes) for status in ("ran", "skipped", "failed")}
     print(f"{counts['ran']} ran, {counts['skipped']} skipped for missing inputs, {counts['failed']} failed")
     if counts["failed"]:

@@ -22,6 +22,7 @@ from codepeft.comparisons import (
     write_results_csv,
 )
 from codepeft.errors import UserError
+from codepeft.provenance import read_provenance, write_provenance
 
 CONFIGS = REPO / "statistical_tests" / "configs"
 
@@ -61,8 +62,10 @@ def test_wilcoxon_row_and_csv_columns(pair, tmp_path):
     write_results_csv(rows, tmp_path / "out.csv", config.test)
     with open(tmp_path / "out.csv", newline="") as handle:
         records = list(csv.DictReader(handle))
-    assert list(records[0]) == ["family", "metric", "n", "p_value", "p_adjusted", "cliffs_delta", "magnitude",
-                                "significant", "dropped_a", "dropped_b", "few_pairs"]
+    assert list(records[0]) == ["family", "metric", "n", "p_value", "p_adjusted", "cliffs_delta", "cliffs_delta_low",
+                                "cliffs_delta_high", "magnitude", "significant", "dropped_a", "dropped_b", "few_pairs"]
+    assert float(records[0]["cliffs_delta_low"]) < float(records[0]["cliffs_delta"]) < \
+        float(records[0]["cliffs_delta_high"])
     assert records[0]["n"] == "12" and records[0]["dropped_a"] == "1" and records[0]["few_pairs"] == "no"
     assert float(records[0]["p_value"]) == pytest.approx(rows[0].p_value, rel=1e-15)
 
@@ -227,12 +230,16 @@ def test_run_all_runs_what_exists_and_reports_failures(tmp_path):
                             "Task ID,pass@1", ["t0,0.5", "t1,1"])
     done = run_script("statistical_tests/run_all.py", "--root", str(experiment), "--output_dir", str(tmp_path / "out"))
     assert done.returncode == 2
-    assert "ran  rq1_generation_python_passk.yaml: 3 comparisons, 0 significant" in done.stdout
+    assert "ran  rq1_generation_python_passk.yaml: 3 comparisons (default protocol), 0 significant" in done.stdout
     assert "failed  rq1_generation_java_passk.yaml:" in done.stdout and "not a pass/fail outcome" in done.stdout
     assert "skipped  rq2_generation_python_passk.yaml: 3 of 6 input files missing" in done.stdout
     assert "1 ran, 34 skipped for missing inputs, 1 failed" in done.stdout
     assert (tmp_path / "out" / "rq1_generation_python_passk.csv").is_file()
     assert (tmp_path / "out" / "rq1_generation_python_passk.txt").is_file()
+    assert read_provenance(tmp_path / "out" / "rq1_generation_python_passk.csv")["protocol"] == "default"
+    study = run_script("statistical_tests/run_all.py", "--root", str(experiment), "--output_dir", str(tmp_path / "s"),
+                       "--protocol", "study")
+    assert "ran  rq1_generation_python_passk.yaml: 3 comparisons (study protocol)" in study.stdout
 
 
 def test_plot_boxplots(tmp_path):
@@ -275,3 +282,105 @@ def test_a_metric_without_values_is_reported_not_fatal(tmp_path):
     assert full.n == 3 and full.cliffs_delta is not None
     write_results_csv([empty, full], tmp_path / "out.csv", "wilcoxon")
     assert "V" in (tmp_path / "out.csv").read_text()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Protocols and provenance
+# --------------------------------------------------------------------------------------------------------------
+
+def constant_pair(folder: Path) -> Path:
+    """Ten 1s against ten 0s: base R's test gives p = 0.0016, the study's wrapper NA."""
+    write_instances(folder / "a.csv", "id,v", [f"t{i},1" for i in range(10)])
+    write_instances(folder / "b.csv", "id,v", [f"t{i},0" for i in range(10)])
+    return folder
+
+
+def provenance(path: Path, protocol: str, models: dict | None = None) -> None:
+    write_provenance(path, "evaluate", protocol, {}, models=models)
+
+
+def run_script_config(folder: Path, *flags: str, **config) -> subprocess.CompletedProcess:
+    (folder / "c.yaml").write_text(yaml.safe_dump(simple_config(**config)))
+    return run_script("statistical_tests/run_comparisons.py", "--config", str(folder / "c.yaml"),
+                      "--output", str(folder / "out.csv"), "--report", str(folder / "out.txt"), *flags)
+
+
+def test_protocol_decides_the_na_rule_and_is_reported(tmp_path):
+    constant_pair(tmp_path)
+    default = run_config(load_config(simple_config(), base_dir=tmp_path))[0]
+    study = run_config(load_config(simple_config(protocol="study"), base_dir=tmp_path))[0]
+    assert default.p_value == pytest.approx(0.001565402258002551, rel=1e-12) and math.isnan(study.p_value)
+    assert default.cliffs_delta == study.cliffs_delta == 1.0 and default.cliffs_delta_high == 1.0
+    done = run_script_config(tmp_path, "--protocol", "study")
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "out.txt").read_text()
+    assert "Protocol: study" in report and "Inputs without a provenance file" in report
+    assert str(tmp_path / "a.csv") in report and "(study protocol)" in done.stderr
+    written = read_provenance(tmp_path / "out.csv")
+    assert written["protocol"] == "study" and written["step"] == "statistics"
+    assert written["unrecorded"] == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+    assert [entry["provenance"] for entry in written["inputs"]] == [False, False]
+
+
+def test_protocol_comes_from_the_inputs_when_not_given(tmp_path):
+    constant_pair(tmp_path)
+    for name in ("a.csv", "b.csv"):
+        provenance(tmp_path / name, "study")
+    config = load_config(simple_config(), base_dir=tmp_path)
+    (row,) = run_config(config)
+    assert math.isnan(row.p_value)  # the study's rule, from the inputs' protocol
+    assert "Protocol: study" in format_report(config, [row]) and "without a provenance" not in format_report(
+        config, [row])
+
+
+@pytest.mark.parametrize(("recorded", "flags", "config", "expected"), [
+    (("study", "default"), (), {}, "{a} (protocol study) with {b} (protocol default): measured under different "
+                                   "protocols"),
+    (("default", "default"), ("--protocol", "study"), {}, "cannot compare {a} (protocol default) under protocol "
+                                                             "study (--protocol or protocol:"),
+    (("study", None), (), {"protocol": "default"}, "cannot compare {a} (protocol study) under protocol default"),
+])
+def test_refuses_files_measured_under_other_protocols(tmp_path, recorded, flags, config, expected):
+    constant_pair(tmp_path)
+    for name, protocol in zip(("a.csv", "b.csv"), recorded):
+        if protocol:
+            provenance(tmp_path / name, protocol)
+    done = run_script_config(tmp_path, *flags, **config)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert expected.format(a=tmp_path / "a.csv", b=tmp_path / "b.csv") in done.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(("role", "model_a", "model_b", "text"), [
+    ("bertscore", {"name": "bert-base-uncased", "layer": 12}, {"name": "roberta-large", "layer": 17},
+     "(bertscore bert-base-uncased layer 12) with {b} (bertscore roberta-large layer 17): scored by different "
+     "bertscore models"),
+    ("bertscore", {"name": "bert-base-uncased", "layer": 12}, {"name": "bert-base-uncased", "layer": 9},
+     "layer 12) with {b} (bertscore bert-base-uncased layer 9)"),
+    ("side", {"name": "side-a", "layer": None}, None, "(side side-a layer None) with {b} (side none recorded)"),
+])
+def test_refuses_files_scored_by_different_models(tmp_path, role, model_a, model_b, text):
+    constant_pair(tmp_path)
+    provenance(tmp_path / "a.csv", "default", {role: model_a})
+    provenance(tmp_path / "b.csv", "default", {role: model_b} if model_b else {})
+    with pytest.raises(UserError) as err:
+        run_config(load_config(simple_config(), base_dir=tmp_path))
+    assert str(err.value).startswith(f"cannot compare {tmp_path / 'a.csv'} ")
+    assert text.format(b=tmp_path / "b.csv") in str(err.value)
+
+
+def test_same_models_and_protocol_compare(tmp_path):
+    constant_pair(tmp_path)
+    models = {"bertscore": {"name": "bert-base-uncased", "layer": 12}, "side": {"name": "side", "layer": None}}
+    for name in ("a.csv", "b.csv"):
+        provenance(tmp_path / name, "default", models)
+    (row,) = run_config(load_config(simple_config(protocol="default"), base_dir=tmp_path))
+    assert row.n == 10
+
+
+def test_bad_protocol_names_the_valid_ones(tmp_path):
+    constant_pair(tmp_path)
+    with pytest.raises(UserError, match="protocol: unknown protocol 'paper'; valid: default, study"):
+        load_config(simple_config(protocol="paper"), base_dir=tmp_path)
+    done = run_script_config(tmp_path, "--protocol", "paper")
+    assert done.returncode == 2 and "--protocol: invalid choice: 'paper'" in done.stderr and "'study'" in done.stderr

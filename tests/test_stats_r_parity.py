@@ -17,7 +17,7 @@ from conftest import REPO, reference_file, require, run_script
 
 from codepeft.comparisons import load_config, r_command, run_config, write_manifest, write_results_csv
 
-NUMERIC = ("p_value", "p_adjusted", "cliffs_delta", "odds_ratio")
+NUMERIC = ("p_value", "p_adjusted", "cliffs_delta", "cliffs_delta_low", "cliffs_delta_high", "odds_ratio")
 
 
 @pytest.fixture(scope="module")
@@ -63,21 +63,23 @@ def run_both_in_process(config_path: Path, out: Path) -> tuple[Path, Path]:
 
 
 def write_synthetic(folder: Path) -> None:
-    """Two files with shuffled and partly different ids, ties, zeros, missing cells, constant columns."""
+    """Two files with shuffled and partly different ids, ties, zeros, missing cells, constant columns (also two
+    different constants), values of b above every value of a (effsize's misplaced column means), few pairs."""
     rng = random.Random(7)
     ids = [f"task-{i:03d}" for i in range(60)]
-    header = "Task ID,ints,floats,const,same,sparse,shifted,pass,passbool"
+    header = "Task ID,ints,floats,const,same,sparse,shifted,pass,passbool,onezero"
     rows_a, rows_b = {}, {}
     for k, instance in enumerate(ids):
         ints, floats = rng.randint(0, 6), round(rng.gauss(10, 3), 3)
         passed = rng.random() < 0.6
         sparse = "" if k % 12 else str(rng.randint(0, 3))
         rows_a[instance] = [instance, str(ints), str(floats), "1", str(k % 5), sparse, str(floats),
-                            str(int(passed)), str(passed)]
+                            str(int(passed)), str(passed), "1"]
         other = passed if rng.random() < 0.7 else not passed
         rows_b[instance] = [instance, str(max(0, ints + rng.choice([-1, 0, 0, 1, 2]))),
                             "NA" if k % 17 == 3 else str(round(floats + rng.gauss(0.3, 1), 3)), "1", str(k % 5),
-                            str(rng.randint(0, 3)), str(round(floats + 2.5, 3)), f"{float(other)}", str(other).lower()]
+                            str(rng.randint(0, 3)), str(round(floats + 2.5, 3)), f"{float(other)}", str(other).lower(),
+                            "0"]
     a_ids = ids[:57]
     b_ids = ids[3:]
     rng.shuffle(b_ids)
@@ -85,24 +87,27 @@ def write_synthetic(folder: Path) -> None:
     (folder / "b.csv").write_text("\n".join([header] + [",".join(rows_b[i]) for i in b_ids]) + "\n")
 
 
-def synthetic_config(folder: Path, test: str, correction: str, scope: str) -> Path:
-    columns = (("ints", "floats", "const"), ("same", "sparse", "shifted")) if test == "wilcoxon" else \
+def synthetic_config(folder: Path, test: str, correction: str, scope: str, protocol: str = "default") -> Path:
+    columns = (("ints", "floats", "const", "onezero"), ("same", "sparse", "shifted")) if test == "wilcoxon" else \
         (("pass", "passbool"), ("pass",))
-    config = {"title": "parity", "test": test, "correction": correction, "correction_scope": scope,
+    config = {"title": "parity", "protocol": protocol, "test": test, "correction": correction,
+              "correction_scope": scope,
               "labels": ["A", "B"],
               "families": [{"name": f"F{k}", "comparisons": [{"metric": f"M_{c}", "a": "a.csv", "b": "b.csv",
                                                               "column": c} for c in group]}
                            for k, group in enumerate(columns)]}
-    path = folder / f"{test}_{correction}_{scope}.yaml"
+    path = folder / f"{test}_{correction}_{scope}_{protocol}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-@pytest.mark.parametrize(("test", "correction", "scope"), [("wilcoxon", "holm", "family"), ("wilcoxon", "BH", "all"),
-                                                           ("mcnemar", "holm", "family"), ("mcnemar", "none", "all")])
-def test_python_and_r_agree_on_synthetic_data(rscript, tmp_path, test, correction, scope):
+@pytest.mark.parametrize(("test", "correction", "scope", "protocol"), [
+    ("wilcoxon", "holm", "family", "default"), ("wilcoxon", "BH", "all", "default"),
+    ("wilcoxon", "holm", "family", "study"),
+    ("mcnemar", "holm", "family", "default"), ("mcnemar", "none", "all", "study")])
+def test_python_and_r_agree_on_synthetic_data(rscript, tmp_path, test, correction, scope, protocol):
     write_synthetic(tmp_path)
-    python_csv, r_csv = run_both_in_process(synthetic_config(tmp_path, test, correction, scope), tmp_path)
+    python_csv, r_csv = run_both_in_process(synthetic_config(tmp_path, test, correction, scope, protocol), tmp_path)
     assert_same_results(python_csv, r_csv)
     rows = read_rows(python_csv)
     if test == "wilcoxon":  # the data exercise what they are meant to
@@ -110,6 +115,22 @@ def test_python_and_r_agree_on_synthetic_data(rscript, tmp_path, test, correctio
         assert by_metric["M_const"]["p_value"] == "NA" and by_metric["M_same"]["p_value"] == "NA"
         assert by_metric["M_sparse"]["few_pairs"] == "yes" and by_metric["M_ints"]["dropped_a"] == "3"
         assert by_metric["M_shifted"]["significant"] == "yes"
+        # constant 1s against constant 0s: base R's test gives a p-value, the study's wrapper NA
+        assert (by_metric["M_onezero"]["p_value"] == "NA") == (protocol == "study")
+        assert by_metric["M_onezero"]["cliffs_delta"] == "1.0" and by_metric["M_onezero"]["cliffs_delta_high"] == "1.0"
+
+
+def test_protocols_differ_in_r_where_effsize_misplaces(rscript, tmp_path):
+    """Values of b above every value of a: effsize's column means move the interval, in R as in Python."""
+    write_synthetic(tmp_path)
+    bounds = {}
+    for protocol in ("default", "study"):
+        folder = tmp_path / protocol
+        folder.mkdir()
+        _, r_csv = run_both_in_process(synthetic_config(tmp_path, "wilcoxon", "holm", "family", protocol), folder)
+        shifted = next(row for row in read_rows(r_csv) if row["metric"] == "M_shifted")
+        bounds[protocol] = (float(shifted["cliffs_delta_low"]), float(shifted["cliffs_delta_high"]))
+    assert abs(bounds["default"][0] - bounds["study"][0]) > 1e-6
 
 
 def test_python_and_r_agree_on_the_study_data(rscript, tmp_path):

@@ -2,7 +2,8 @@
 
 For every pair of methods in ``stats.comparisons`` and every task and language both trained on, the
 study's measures (``codepeft.comparisons.STUDY_MEASURES``) that this experiment produces are compared,
-one family per base model, over the per-instance CSVs of the results layout.
+one family per base model, over the per-instance CSVs of the results layout, under the experiment's
+``protocol:`` (the comparisons refuse inputs measured under another; see ``codepeft.comparisons.check_inputs``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def comparison_configs(experiment: Experiment, planner: Planner) -> dict[str, tu
                         f"{experiment.name}: {task} {variant}, {name_a} vs {name_b}, {description}",
                         (name_a, name_b), pairs, task, variant, available, test=test, root="../..",
                         correction=experiment.stats.get("correction", "holm"),
-                        alpha=experiment.stats.get("alpha", 0.05))
+                        alpha=experiment.stats.get("alpha", 0.05), protocol=experiment.raw.get("protocol"))
                     inputs = {planner.per_instance(source, task, variant, run)
                               for source, _, _ in available for run_pair in pairs.values() for run in run_pair}
                     configs[name] = (folder / f"{name}.yaml", yaml.safe_dump(config, sort_keys=False, width=120),

@@ -18,6 +18,7 @@ from typing import Any
 from codepeft.comparisons import CHECKSTYLE, CODEBLEU, CSHARP, JUDGE, LIZARD, PASSK, PMD, PYLINT, SONAR, TEXT_METRICS
 from codepeft.io import read_csv, read_json, write_csv, write_text
 from codepeft.pipeline.config import Experiment
+from codepeft.provenance import DEFAULT_PROTOCOL, read_provenance
 
 SUMMARY_COLUMNS = ("model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n")
 METRIC_NAMES = {(source, column): name for source, column, name in
@@ -114,8 +115,15 @@ def plot(rows: list[dict[str, Any]], folder: Path, note: str) -> list[Path]:
     return written
 
 
+def _delta_text(record: dict[str, str]) -> str:
+    """Cliff's delta with its 95% interval from a results row (``NA`` bounds where there is no interval)."""
+    bounds = [_number(record.get(key, "")) for key in ("cliffs_delta_low", "cliffs_delta_high")]
+    interval = ", ".join("NA" if value is None else f"{value:.3f}" for value in bounds)
+    return f"Cliff's delta = {float(record['cliffs_delta']):.3f} [95% CI {interval}]"
+
+
 def statistics_in_words(experiment: Experiment) -> list[str]:
-    """One line per comparison file: what was significant after correction, with effect sizes."""
+    """One line per comparison file: what was significant after correction, with effect sizes and intervals."""
     lines = []
     for path in sorted((experiment.directory / "stats").glob("*.csv")):
         columns, records = read_csv(path)
@@ -123,7 +131,9 @@ def statistics_in_words(experiment: Experiment) -> list[str]:
         subject = path.stem.split("__")[1].replace("_", " ")
         significant = [r for r in records if r.get("significant") == "yes"]
         flagged = sum(1 for r in records if r.get("few_pairs") in ("yes", "True", "true"))
-        head = (f"- **{subject}**, {a} vs {b} ({len(records)} comparisons, "
+        recorded = read_provenance(path)
+        protocol = f"{recorded['protocol']} protocol, " if recorded else ""
+        head = (f"- **{subject}**, {a} vs {b} ({len(records)} comparisons, {protocol}"
                 f"{experiment.stats.get('correction', 'holm')} correction): ")
         if not significant:
             head += "no difference is significant after correction."
@@ -134,7 +144,7 @@ def statistics_in_words(experiment: Experiment) -> list[str]:
                     delta = float(r["cliffs_delta"])
                     direction = f"higher for {a}" if delta > 0 else f"higher for {b}"
                     parts.append(f"{r['metric']} in {r['family']} (adjusted p = {float(r['p_adjusted']):.4f}, "
-                                 f"Cliff's delta = {delta:.3f}, {r['magnitude']}, {direction})")
+                                 f"{_delta_text(r)}, {r['magnitude']}, {direction})")
                 else:
                     parts.append(f"{r['metric']} in {r['family']} (adjusted p = {float(r['p_adjusted']):.4f}, "
                                  f"{r['a_only']} pass only with {a}, {r['b_only']} only with {b})")
@@ -143,6 +153,55 @@ def statistics_in_words(experiment: Experiment) -> list[str]:
             head += f" {flagged} comparison(s) rest on fewer than 5 pairs and mean little."
         lines.append(head)
     return lines
+
+
+def _versions(tools: dict[str, Any]) -> str:
+    parts = []
+    for name, value in sorted(tools.items()):
+        version = value.get("version") if isinstance(value, dict) else value
+        parts.append(f"{name} {version if version is not None else '(not installed)'}")
+    return ", ".join(parts)
+
+
+def _mapping_text(mapping: dict[str, Any] | None) -> str:
+    if not mapping:
+        return ""
+    return ", ".join(f"{key}: " + (" ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict)
+                                   else str(value)) for key, value in sorted(mapping.items()))
+
+
+def measure_provenance(experiment: Experiment) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """``(run, source/task/language, provenance record or None)`` for every per-instance CSV of the experiment."""
+    return sorted(((path.stem, "/".join(path.parts[-4:-1]), read_provenance(path))
+                   for path in (experiment.directory / "per-instance").glob("*/*/*/*.csv")), key=lambda item: item[:2])
+
+
+def protocol_lines(experiment: Experiment, provenance: list[tuple[str, str, dict[str, Any] | None]]) -> list[str]:
+    """The protocol the configuration asks for, and those the measures recorded when they differ or are missing."""
+    wanted = str(experiment.raw.get("protocol") or DEFAULT_PROTOCOL)
+    counts: dict[str, int] = defaultdict(int)
+    for _, _, record in provenance:
+        counts[record.get("protocol", "not recorded") if record else "not recorded"] += 1
+    line = f"**Protocol: {wanted}** (the configuration's `protocol:`; docs/statistics.md and docs/evaluation.md)"
+    if set(counts) - {wanted}:
+        line += ". Measures recorded: " + ", ".join(f"{name} ({n} files)" for name, n in sorted(counts.items()))
+    return [line, ""]
+
+
+def provenance_section(provenance: list[tuple[str, str, dict[str, Any] | None]]) -> list[str]:
+    """REPORT.md's table: per run and measure, the protocol, tool versions, models and sandbox recorded."""
+    lines = ["## Provenance of the measures", "",
+             "From the `*.provenance.json` beside each per-instance CSV (`per-instance/<source>/<task>/<language>/`).",
+             "", "| run | measure | protocol | tools | models | sandbox |", "|---|---|---|---|---|---|"]
+    for run, measure, record in provenance:
+        if record is None:
+            lines.append(f"| {run} | {measure} | no provenance file (older run) | | | |")
+            continue
+        lines.append(f"| {run} | {measure} | {record.get('protocol', '')} | {_versions(record.get('tools') or {})} | "
+                     f"{_mapping_text(record.get('models'))} | {_mapping_text(record.get('sandbox'))} |")
+    if len(lines) == 6:
+        lines.append("| (no per-instance CSVs) | | | | | |")
+    return lines + [""]
 
 
 def training_lines(experiment: Experiment) -> list[str]:
@@ -177,7 +236,8 @@ def write_report(experiment: Experiment) -> Path:
     note = experiment.raw.get("note", "")
     plots = plot(rows, directory / "plots", note)
     models = ", ".join(experiment.model_short(m) for m in experiment.models)
-    text = [f"# Experiment `{experiment.name}`", ""]
+    provenance = measure_provenance(experiment)
+    text = [f"# Experiment `{experiment.name}`", "", *protocol_lines(experiment, provenance)]
     if note:
         text += [f"> **Note.** {note}", ""]
     if experiment.raw.get("description"):
@@ -189,9 +249,11 @@ def write_report(experiment: Experiment) -> Path:
              "`summary.csv`).", "", *markdown_table(wide_rows, wide_columns), "", "## Plots", ""]
     text += [f"![{p.stem}](plots/{p.name})" for p in plots]
     text += ["", "## Statistical comparisons", "",
-             "Paired by instance id: Wilcoxon signed-rank with Cliff's delta for continuous measures, McNemar for "
+             "Paired by instance id: Wilcoxon signed-rank with Cliff's delta [95% confidence interval] for "
+             "continuous measures, McNemar for "
              "pass/fail; p-values corrected within each family. Full tables under `stats/`.", ""]
     text += statistics_in_words(experiment) or ["No comparisons were configured (`stats.comparisons`)."]
+    text += ["", *provenance_section(provenance)]
     path = directory / "REPORT.md"
     write_text(path, "\n".join(text) + "\n")
     return path

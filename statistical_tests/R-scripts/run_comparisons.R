@@ -5,15 +5,21 @@
 #   python statistical_tests/run_comparisons.py --config FILE.yaml --export_manifest manifest.csv
 # writes (columns family,metric,a,b,column; one comparison per row), into the same results CSV:
 #   Rscript statistical_tests/R-scripts/run_comparisons.R --manifest manifest.csv --output results.csv \
-#       [--test wilcoxon|mcnemar] [--correction holm|BH|none] [--scope family|all] [--alpha 0.05]
+#       [--test wilcoxon|mcnemar] [--correction holm|BH|none] [--scope family|all] [--alpha 0.05] \
+#       [--protocol default|study]
 #
 # Rows are paired by the id in each file's first column (inner join; ids with a missing value, i.e. an
 # empty, NA, NaN, None or null cell, on either side are dropped and counted). Wilcoxon: wilcox.test(x, y,
-# paired=TRUE, exact=FALSE, correct=FALSE). McNemar: mcnemar.test on the 2x2 table, correct=TRUE.
+# paired=TRUE, exact=FALSE, correct=FALSE), with Cliff's delta and its 95% interval (Cliff 1996, as
+# effsize 0.8's cliff.delta computes it with its defaults). --protocol study: the p-value is NA whenever
+# both samples are constant, and the interval's column means are effsize's (see cliffs_delta_interval);
+# default: base R's p-value and the column means computed directly. McNemar: mcnemar.test on the 2x2
+# table, correct=TRUE.
 # Corrections: p.adjust within each family or across all rows. Bad input: "error: ..." and exit status 2.
 
 usage <- paste("usage: Rscript run_comparisons.R --manifest FILE --output FILE",
-               "[--test wilcoxon|mcnemar] [--correction holm|BH|none] [--scope family|all] [--alpha A]")
+               "[--test wilcoxon|mcnemar] [--correction holm|BH|none] [--scope family|all] [--alpha A]",
+               "[--protocol default|study]")
 
 die <- function(...) {
   cat("error: ", ..., "\n", sep = "", file = stderr())
@@ -21,17 +27,18 @@ die <- function(...) {
 }
 
 parse_args <- function(args) {
-  opts <- list(test = "wilcoxon", correction = "holm", scope = "family", alpha = "0.05")
+  opts <- list(test = "wilcoxon", correction = "holm", scope = "family", alpha = "0.05", protocol = "default")
   if (length(args) %% 2 != 0) die("flags come in pairs (--flag value); ", usage)
   for (i in seq(1, length(args), by = 2)) {
     key <- sub("^--", "", args[i])
-    if (!key %in% c("manifest", "output", "test", "correction", "scope", "alpha")) die("unknown flag ", args[i], "; ", usage)
+    if (!key %in% c("manifest", "output", "test", "correction", "scope", "alpha", "protocol")) die("unknown flag ", args[i], "; ", usage)
     opts[[key]] <- args[i + 1]
   }
   if (is.null(opts$manifest) || is.null(opts$output)) die("--manifest and --output are required; ", usage)
   if (!opts$test %in% c("wilcoxon", "mcnemar")) die("--test: ", opts$test, " is not valid; use wilcoxon or mcnemar")
   if (!opts$correction %in% c("holm", "BH", "none")) die("--correction: ", opts$correction, " is not valid; use holm, BH or none")
   if (!opts$scope %in% c("family", "all")) die("--scope: ", opts$scope, " is not valid; use family or all")
+  if (!opts$protocol %in% c("default", "study")) die("--protocol: ", opts$protocol, " is not valid; use default or study")
   opts$alpha <- suppressWarnings(as.numeric(opts$alpha))
   if (is.na(opts$alpha) || opts$alpha <= 0 || opts$alpha >= 1) die("--alpha must be a number between 0 and 1")
   opts
@@ -85,13 +92,61 @@ parse_column <- function(table, path, column, test) {
   setNames(values, table[[1]])
 }
 
-# effsize's cliff.delta estimate: mean of sign(x_i - y_j) over all pairs, counted on sorted y.
-cliffs_delta <- function(x, y) {
-  ys <- sort(y)
-  greater <- sum(findInterval(x, ys, left.open = TRUE))
-  less <- sum(length(ys) - findInterval(x, ys))
-  (greater - less) / (length(x) * length(y))
+# Which of the sorted values effsize 0.8's binary search (.bsearch.partition) leaves at index n + 1 of
+# the sorted `against` (n values): it searches every value at once (L = 1, H = n, M = floor((L + H) / 2);
+# value <= against[M] sets H = M, else L = M + 1) until H <= L for all of them; a value above every
+# `against` settles at L = H = n and each further round, run for values not settled yet, moves it to n + 1.
+effsize_beyond <- function(values, against) {
+  n <- length(against)
+  low <- rep(1, length(values))
+  high <- rep(n, length(values))
+  repeat {
+    middle <- (low + high) %/% 2
+    left <- values <= against[middle]
+    high <- ifelse(left, middle, high)
+    low <- ifelse(left, low, middle + 1)
+    if (all(high <= low)) return(low > n)
+  }
 }
+
+# Cliff's delta of x against y and its confidence interval (Cliff 1996; effsize 0.8's cliff.delta with
+# use.unbiased = TRUE, use.normal = FALSE): D_ij = sign(x_i - y_j), d = mean D, d' = d shrunk by
+# (n1 n2 - 1) / (n1 n2) when |d| = 1, S = (n2^2 sum (r_i - d')^2 + n1^2 sum (c_j - d')^2 - sum (D_ij - d')^2)
+# / (n1 n2 (n1 - 1) (n2 - 1)) over row means r_i and column means c_j of D, Z = qt(1 - (1 - level) / 2,
+# n1 + n2 - 2). effsize = TRUE: effsize's column means, -1/n1 instead of -1 for a y_j that its search
+# leaves beyond every x. Bounds NA for a side of one value or S < 0.
+cliffs_delta_interval <- function(x, y, effsize = FALSE, level = 0.95) {
+  xs <- sort(x)
+  ys <- sort(y)
+  n1 <- length(xs)
+  n2 <- length(ys)
+  y_below <- findInterval(xs, ys, left.open = TRUE)  # y_j < x_i
+  y_above <- n2 - findInterval(xs, ys)               # y_j > x_i
+  x_above <- n1 - findInterval(ys, xs)               # x_i > y_j
+  x_below <- findInterval(ys, xs, left.open = TRUE)  # x_i < y_j
+  greater <- sum(y_below)
+  less <- sum(y_above)
+  d <- (greater - less) / (as.numeric(n1) * n2)
+  result <- c(estimate = d, low = NA_real_, high = NA_real_)
+  if (n1 < 2 || n2 < 2) return(result)
+  shrunk <- if (abs(d) == 1) d * (n1 * n2 - 1) / (n1 * n2) else d
+  rows <- (y_below - y_above) / n2
+  columns <- (x_above - x_below) / n1
+  if (effsize) columns[effsize_beyond(ys, xs)] <- -1 / n1
+  squares <- greater * (1 - shrunk)^2 + (as.numeric(n1) * n2 - greater - less) * shrunk^2 + less * (1 + shrunk)^2
+  variance <- (n2^2 * sum((rows - shrunk)^2) + n1^2 * sum((columns - shrunk)^2) - squares) /
+    (as.numeric(n1) * n2 * (n1 - 1) * (n2 - 1))
+  if (variance < 0) return(result)
+  z <- qt(1 - (1 - level) / 2, n1 + n2 - 2)
+  spread <- z * sqrt(variance) * sqrt((1 - shrunk^2)^2 + z^2 * variance)
+  scale <- 1 - shrunk^2 + z^2 * variance
+  result[["low"]] <- if (d == -1) -1 else (shrunk - shrunk^3 - spread) / scale
+  result[["high"]] <- if (d == 1) 1 else (shrunk - shrunk^3 + spread) / scale
+  result
+}
+
+# The study's wrapper around wilcox.test: NA whenever both samples are constant.
+is_constant <- function(v) all(v == v[1])
 
 magnitude <- function(d) {
   a <- abs(d)
@@ -123,11 +178,16 @@ main <- function() {
     y <- unname(vb[ids])
     row <- list(family = m$family, metric = m$metric, n = length(ids))
     if (length(ids) == 0) {  # ids in common, but no value on both sides: reported with p = NA
-      row[c("p_value", "cliffs_delta", "odds_ratio")] <- NA_real_
+      row[c("p_value", "cliffs_delta", "cliffs_delta_low", "cliffs_delta_high", "odds_ratio")] <- NA_real_
       row[c("magnitude", "both_pass", "a_only", "b_only", "both_fail")] <- NA_character_
     } else if (opts$test == "wilcoxon") {
-      row$p_value <- suppressWarnings(wilcox.test(x, y, paired = TRUE, exact = FALSE, correct = FALSE)$p.value)
-      row$cliffs_delta <- cliffs_delta(x, y)
+      study <- opts$protocol == "study"
+      row$p_value <- if (study && is_constant(x) && is_constant(y)) NA_real_ else
+        suppressWarnings(wilcox.test(x, y, paired = TRUE, exact = FALSE, correct = FALSE)$p.value)
+      delta <- cliffs_delta_interval(x, y, effsize = study)
+      row$cliffs_delta <- delta[["estimate"]]
+      row$cliffs_delta_low <- delta[["low"]]
+      row$cliffs_delta_high <- delta[["high"]]
       row$magnitude <- magnitude(row$cliffs_delta)
     } else {
       row$both_pass <- sum(x == 1 & y == 1)
@@ -150,8 +210,8 @@ main <- function() {
   for (g in unique(groups)) adjusted[groups == g] <- p.adjust(p[groups == g], method = opts$correction)
 
   columns <- if (opts$test == "wilcoxon") {
-    c("family", "metric", "n", "p_value", "p_adjusted", "cliffs_delta", "magnitude", "significant",
-      "dropped_a", "dropped_b", "few_pairs")
+    c("family", "metric", "n", "p_value", "p_adjusted", "cliffs_delta", "cliffs_delta_low", "cliffs_delta_high",
+      "magnitude", "significant", "dropped_a", "dropped_b", "few_pairs")
   } else {
     c("family", "metric", "n", "both_pass", "a_only", "b_only", "both_fail", "p_value", "p_adjusted",
       "odds_ratio", "significant", "dropped_a", "dropped_b", "few_pairs")
@@ -163,6 +223,8 @@ main <- function() {
              p_value = number(r$p_value),
              p_adjusted = number(adjusted[k]),
              cliffs_delta = number(r$cliffs_delta),
+             cliffs_delta_low = number(r$cliffs_delta_low),
+             cliffs_delta_high = number(r$cliffs_delta_high),
              odds_ratio = number(r$odds_ratio),
              significant = if (is.na(adjusted[k])) "NA" else if (adjusted[k] < opts$alpha) "yes" else "no",
              as.character(r[[col]]))
