@@ -3,7 +3,9 @@
 This file is executed by path (``python -I -S _launcher.py SPEC``), inside bubblewrap when it is
 used, so it imports nothing from codepeft. SPEC is JSON:
 ``{"argv": [...], "limits": {"RLIMIT_AS": bytes, ...}, "uid": int or null, "verdict_fd": int}``.
-The verdict pipe is moved to fd 3, where the harnesses write their end-of-test nonce.
+The verdict pipe is moved to fd 3, where the harnesses write their end-of-test nonce. Just before
+exec the launcher writes ``L`` there, and ``X`` after it when exec fails: a pipe without ``L``
+means that the sandbox never reached the command (see ``sandbox.LAUNCHED``).
 
 ``_launcher.py --kill-uid UID`` switches to UID and sends SIGKILL to every process of that user
 (``kill(-1)`` as that user reaches exactly its processes): the clean-up that also catches processes
@@ -43,7 +45,13 @@ def main() -> None:
     if spec["uid"] is not None:
         drop_privileges(spec["uid"])
     os.umask(0o077)
-    os.execv(spec["argv"][0], spec["argv"])
+    os.write(3, b"L")
+    try:
+        os.execv(spec["argv"][0], spec["argv"])
+    except OSError as err:
+        os.write(3, b"X")
+        sys.stderr.write(f"codepeft launcher: cannot execute {spec['argv'][0]}: {err}\n")
+        os._exit(127)
 
 
 if __name__ == "__main__":

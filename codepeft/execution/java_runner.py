@@ -21,7 +21,7 @@ import textwrap
 
 from codepeft.errors import UserError
 from codepeft.execution.benchmarks import Problem
-from codepeft.execution.outcome import SampleOutcome, judge, new_nonce, tail
+from codepeft.execution.outcome import SampleOutcome, harness_failure, judge, new_nonce, tail
 from codepeft.execution.sandbox import Limits, Sandbox
 
 HARNESS_CLASS = "CodepeftHarness"
@@ -35,6 +35,9 @@ JAVA_ENV = {"MALLOC_ARENA_MAX": "2"}  # fewer glibc malloc arenas: less reserved
 HARNESS = f"""\
 public class {HARNESS_CLASS} {{
     public static void main(String[] args) throws Throwable {{
+        try (java.io.FileOutputStream started = new java.io.FileOutputStream("/proc/self/fd/3")) {{
+            started.write('H');
+        }}
         byte[] nonce = new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine().getBytes();
         Main.main(args);
         System.out.flush();
@@ -78,14 +81,25 @@ def java_tools() -> tuple[str, str]:
     return javac, java
 
 
+def java_limits(timeout: float) -> dict[str, Limits]:
+    """The limits of a Java sample's compilation and run for a wall-clock ``timeout`` (seconds)."""
+    compile_s = max(timeout, MIN_COMPILE_SECONDS)
+    return {"compile": Limits(wall_s=compile_s, cpu_s=2 * int(compile_s), memory_mb=JAVA_MEMORY_MB,
+                              processes=JAVA_PROCESSES),
+            "run": Limits(wall_s=timeout, cpu_s=2 * int(timeout) + 2, memory_mb=JAVA_MEMORY_MB,
+                          processes=JAVA_PROCESSES)}
+
+
 def run_java_sample(sandbox: Sandbox, problem: Problem, sample: str, timeout: float = 10.0) -> SampleOutcome:
-    """Compile the sample with the test and the harness, then run the harness; pass only if it wrote the nonce."""
+    """Compile the sample with the test and the harness, then run the harness; pass only if it wrote the nonce.
+
+    javac or a JVM that cannot start for reasons outside the sample gives ``harness_error``.
+    """
     javac, java = java_tools()
     name, source = solution_source(sample)
     nonce = new_nonce()
-    compile_limits = Limits(wall_s=max(timeout, MIN_COMPILE_SECONDS), cpu_s=2 * int(max(timeout, MIN_COMPILE_SECONDS)),
-                            memory_mb=JAVA_MEMORY_MB, processes=JAVA_PROCESSES)
-    run_limits = Limits(wall_s=timeout, cpu_s=2 * int(timeout) + 2, memory_mb=JAVA_MEMORY_MB, processes=JAVA_PROCESSES)
+    limits = java_limits(timeout)
+    compile_limits, run_limits = limits["compile"], limits["run"]
     with sandbox.box() as box:
         files = {name: source, "Main.java": problem.test, f"{HARNESS_CLASS}.java": HARNESS}
         if len(files) < 3:
@@ -93,12 +107,17 @@ def run_java_sample(sandbox: Sandbox, problem: Problem, sample: str, timeout: fl
                                  sandbox.name)
         paths = [str(box.write(file_name, text)) for file_name, text in files.items()]
         compiled = box.run([javac, *(f"-J{option}" for option in JVM_OPTIONS), "-encoding", "UTF-8", "-nowarn",
-                            "-proc:none", "-Xlint:none", "-d", str(box.path), *paths], compile_limits, env=JAVA_ENV)
+                            "-proc:none", "-Xlint:none", "-d", str(box.path), *paths], compile_limits, env=JAVA_ENV,
+                           writable_box=True)
+        problem_text = harness_failure(compiled, harness=False)
+        if problem_text:
+            return SampleOutcome("harness_error", compiled.return_code, compiled.duration_s,
+                                 f"javac: {problem_text}\n" + tail(compiled.stderr + compiled.stdout), sandbox.name)
         if compiled.timed_out or compiled.return_code != 0:
             status = "timeout" if compiled.timed_out else "compile_error"
             return SampleOutcome(status, compiled.return_code, compiled.duration_s,
                                  tail(compiled.stderr + compiled.stdout), sandbox.name)
-        result = box.run([java, *JVM_OPTIONS, f"-Djava.io.tmpdir={box.path}", "-cp", str(box.path), HARNESS_CLASS],
+        result = box.run([java, *JVM_OPTIONS, f"-Djava.io.tmpdir={box.scratch}", "-cp", str(box.path), HARNESS_CLASS],
                          run_limits, stdin=nonce.encode() + b"\n", env=JAVA_ENV)
     outcome = judge(result, nonce, sandbox.name)
     outcome.duration_s += compiled.duration_s

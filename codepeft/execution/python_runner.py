@@ -20,15 +20,17 @@ from codepeft.execution.sandbox import Limits, Sandbox
 PROGRAM_FILE = "solution.py"
 HARNESS_FILE = "harness.py"
 
-# Reads the nonce before the sample runs, and writes it to fd 3 only if the whole program - whose
-# last statement is check(entry_point) - returned normally. os.write and os._exit are bound before
-# the sample can replace them; os._exit skips atexit handlers and threads the sample may have left.
+# Writes the start marker (outcome.STARTED) and reads the nonce before the sample runs, and writes
+# the nonce to fd 3 only if the whole program - whose last statement is check(entry_point) - returned
+# normally. os.write and os._exit are bound before the sample can replace them; os._exit skips atexit
+# handlers and threads the sample may have left.
 HARNESS = '''\
 import os
 import sys
 
 
 def _run(write=os.write, leave=os._exit):
+    write(3, b"H")
     nonce = sys.stdin.buffer.readline().strip()
     path = sys.argv[1]
     with open(path, encoding="utf-8") as handle:
@@ -63,11 +65,15 @@ def build_program(problem: Problem, sample: str) -> str:
     return f"{head}\n\n{problem.test}\n\ncheck({problem.entry_point})\n"
 
 
-def run_python_sample(sandbox: Sandbox, problem: Problem, sample: str, timeout: float = 10.0,
-                      memory_mb: int = 1024) -> SampleOutcome:
-    """Execute one sample; it passes only if ``check`` returned."""
+def python_limits(timeout: float) -> dict[str, Limits]:
+    """The limits of a Python sample's run for a wall-clock ``timeout`` (seconds)."""
+    return {"run": Limits(wall_s=timeout, cpu_s=int(timeout) + 1, memory_mb=1024, processes=64)}
+
+
+def run_python_sample(sandbox: Sandbox, problem: Problem, sample: str, timeout: float = 10.0) -> SampleOutcome:
+    """Execute one sample; it passes only if ``check`` returned. Raises HarnessError when the sandbox cannot start."""
     nonce = new_nonce()
-    limits = Limits(wall_s=timeout, cpu_s=int(timeout) + 1, memory_mb=memory_mb, processes=64)
+    limits = python_limits(timeout)["run"]
     with sandbox.box() as box:
         program = box.write(PROGRAM_FILE, build_program(problem, sample))
         harness = box.write(HARNESS_FILE, HARNESS)
