@@ -103,6 +103,7 @@ def read_predictions(path: str | Path, problems: dict[str, Problem], benchmark: 
 
 def task_key(problem: Problem, timeout: float, sandbox: Sandbox) -> str:
     """The reuse key of a task's results: the task's hash, the timeout, the limits and the sandbox."""
+    timeout = float(timeout)
     limits = {stage: asdict(value) for stage, value in LIMITS[problem.language](timeout).items()}
     return settings_key({"task": problem.fingerprint(), "timeout": timeout, "limits": limits,
                          "sandbox": sandbox.settings()})
