@@ -58,6 +58,9 @@ _PUBLIC_TYPE = re.compile(r"^(?:(?:abstract|final|sealed|non-sealed|strictfp)\s+
                           re.MULTILINE)
 _PACKAGE = re.compile(r"^\s*package\s+[\w.]+\s*;\s*$", re.MULTILINE)
 _IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?[\w.]+(?:\.\*)?\s*;\s*$")
+# What javac prints when the sources are at fault: a diagnostic on a file ("X.java:3: error: ...") or its
+# report of exhaustion by them; a javac that fails without either (its JVM could not start) is a harness error
+_DIAGNOSTIC = re.compile(rb"\.java:\d+: error:|The system is out of resources")
 
 
 def solution_source(sample: str) -> tuple[str, str]:
@@ -110,6 +113,10 @@ def run_java_sample(sandbox: Sandbox, problem: Problem, sample: str, timeout: fl
                             "-proc:none", "-Xlint:none", "-d", str(box.path), *paths], compile_limits, env=JAVA_ENV,
                            writable_box=True)
         problem_text = harness_failure(compiled, harness=False)
+        output = compiled.stderr + compiled.stdout
+        if not problem_text and compiled.return_code != 0 and not compiled.timed_out and not _DIAGNOSTIC.search(output):
+            problem_text = (f"failed without a diagnostic on the sources (exit status {compiled.return_code}): "
+                            + (output.decode("utf-8", "replace").strip().splitlines() or ["no output"])[0])
         if problem_text:
             return SampleOutcome("harness_error", compiled.return_code, compiled.duration_s,
                                  f"javac: {problem_text}\n" + tail(compiled.stderr + compiled.stdout), sandbox.name)

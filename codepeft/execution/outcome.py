@@ -27,9 +27,6 @@ STATUSES = ("passed", "failed", "timeout", "killed", "exited_early", "compile_er
             "benchmark_error", "harness_error")
 NOT_JUDGED = ("benchmark_error", "harness_error")  # is_pass null: neither a pass nor a failure of the sample
 STDERR_TAIL_CHARS = 2000
-# First words of a JVM that could not start (javac or java); the sample's code cannot print before them
-JVM_START_FAILURES = ("Error occurred during initialization of VM", "Error: Could not create the Java Virtual Machine",
-                      "Could not reserve enough space", "# There is insufficient memory for the Java Runtime")
 
 
 def new_nonce() -> str:
@@ -72,7 +69,7 @@ def harness_failure(result: RunResult, harness: bool = True) -> str | None:
     """Why ``result`` failed for a reason outside the sample, or None.
 
     ``harness``: the command was a harness that writes :data:`STARTED` before the sample runs (for a
-    compiler, only the launcher's markers and a JVM's start-up errors can be checked).
+    compiler only the launcher's markers can be checked here; the Java runner checks javac's output).
     """
     verdict = result.verdict
     if not verdict.startswith(LAUNCHED):
@@ -83,8 +80,6 @@ def harness_failure(result: RunResult, harness: bool = True) -> str | None:
     if harness and not verdict.startswith(LAUNCHED + STARTED):
         reason = "timed out before the harness started" if result.timed_out else _first_line(result.stderr)
         return f"the harness did not start ({reason or f'exit status {result.return_code}'})"
-    if not harness and result.stderr.lstrip(b"#\n ").decode("utf-8", "replace").startswith(JVM_START_FAILURES):
-        return f"the JVM did not start: {_first_line(result.stderr.lstrip(b'#'))}"
     return None
 
 
