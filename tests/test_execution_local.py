@@ -27,6 +27,13 @@ BENCHMARK = REPO / "dataset" / "benchmarks" / "mini_python_java.jsonl"
 WRONG = REPO / "dataset" / "benchmarks" / "mini_python_java_wrong.jsonl"
 
 
+@pytest.fixture(autouse=True)
+def _full_isolation(request, tmp_path):
+    """Executing needs full isolation (CI fails without it); the refusal test makes its own machine without it."""
+    if "refuses" not in request.node.name:
+        full_sandbox(tmp_path / "probe")
+
+
 def _mini_predictions(path, language=None, limit=None):
     """Predictions with [correct, wrong] samples for the mini benchmark's tasks."""
     rows = [json.loads(line) for line in BENCHMARK.read_text().splitlines()]
