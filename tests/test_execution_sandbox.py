@@ -18,7 +18,15 @@ from codepeft.errors import UserError
 from codepeft.execution.benchmarks import Problem
 from codepeft.execution.outcome import judge
 from codepeft.execution.python_runner import run_python_sample
-from codepeft.execution.sandbox import UID_BASE, Limits, RunResult, Sandbox, scrub_environment, scrub_secrets
+from codepeft.execution.sandbox import (
+    BOX_MARKER,
+    UID_BASE,
+    Limits,
+    RunResult,
+    Sandbox,
+    scrub_environment,
+    scrub_secrets,
+)
 
 TIMEOUT = 1.5
 # f() must return 1; the hostile code sits in the sample, before the test runs
@@ -63,8 +71,8 @@ def isolated(tmp_path) -> Sandbox:
 
 
 def _our_strays(root: Path) -> list[int]:
-    """Live processes started from a box under ``root`` (by HOME), or running as a sandbox uid of this process."""
-    home = f"HOME={root}".encode()
+    """Live processes started from a box under ``root`` (by the box marker), or running as a sandbox uid of this process."""
+    home = f"{BOX_MARKER}={root}/".encode()
     low = UID_BASE + os.getpid() * 64
     strays = []
     for pid in filter(str.isdigit, os.listdir("/proc")):

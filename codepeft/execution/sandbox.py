@@ -64,7 +64,7 @@ MIN_SECRET_CHARS = 8  # shorter values of secret-named variables are not searche
 OUTPUT_TAIL_BYTES = 16_384
 SCRATCH_MB = 256  # default size of the sample's writable tmpfs (bubblewrap)
 LAUNCHED, EXEC_FAILED = b"L", b"X"  # written to the verdict pipe by the launcher (see _launcher.py)
-BOX_MARKER = "CODEPEFT_BOX"  # set in every sandboxed environment, so that the clean-up finds stray processes
+BOX_MARKER = "CODEPEFT_BOX"  # the box's path, set in every sandboxed environment: the clean-up finds strays by it
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,7 @@ class Sandbox:
                 path.chmod(0o700)
                 yield Box(self, path, uid)
             finally:
-                _kill_box_processes(path.name, uid)
+                _kill_box_processes(str(path), uid, self.use_bwrap)
                 _remove_tree(path)
 
     def _command(self, box: Box, argv: list[str], limits: Limits, verdict_fd: int, nproc: int,
@@ -309,7 +309,7 @@ class Sandbox:
         if box.uid is not None:
             os.fchown(verdict_write, box.uid, box.uid)  # so that a JVM can open /proc/self/fd/3 after the switch
         environment = scrub_environment(os.environ, {"HOME": box.scratch, "TMPDIR": box.scratch, **env,
-                                                     BOX_MARKER: box.path.name})
+                                                     BOX_MARKER: str(box.path)})
         start = time.monotonic()
         try:
             process = subprocess.Popen(
@@ -326,7 +326,7 @@ class Sandbox:
         with contextlib.suppress(BrokenPipeError):
             process.stdin.close()
         outputs, timed_out = _collect(process, verdict_read, start + limits.wall_s,
-                                      lambda: _kill_box_processes(box.path.name, box.uid))
+                                      lambda: _kill_box_processes(str(box.path), box.uid, self.use_bwrap))
         return RunResult(process.returncode, timed_out, outputs["verdict"], outputs["stdout"], outputs["stderr"],
                          time.monotonic() - start)
 
@@ -519,16 +519,21 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _kill_box_processes(box_name: str, uid: int | None) -> None:
-    """Kill whatever the box left running: by its sandbox uid, and by the marker in the environment."""
+def _kill_box_processes(box_path: str, uid: int | None, pid_namespace: bool) -> None:
+    """Kill whatever the box left running: by its sandbox uid, and by the marker in the environment.
+
+    In bubblewrap's own PID namespace (``pid_namespace``) the kernel has already killed every process
+    of the box when its first process ended, so the scan of all environments is skipped there.
+    """
     if uid is not None:
         _kill_uid(uid)
-    _kill_marked(box_name)
+    if not pid_namespace:
+        _kill_marked(box_path)
 
 
-def _kill_marked(box_name: str, attempts: int = 50) -> None:
+def _kill_marked(box_path: str, attempts: int = 50) -> None:
     """Kill every process whose environment carries this box's marker (catches processes that left the group)."""
-    marker = f"{BOX_MARKER}={box_name}".encode()
+    marker = f"{BOX_MARKER}={box_path}".encode()
     for _ in range(attempts):
         found = False
         for pid in (entry for entry in os.listdir("/proc") if entry.isdigit()):
