@@ -13,15 +13,17 @@ it (``harness_error``) is run once more.
 While running, each finished task is appended to ``<output>.partial``; the final file is written
 atomically at the end and the partial file removed. A rerun reuses a task found in the output or the
 partial file only when its samples are unchanged, its ``settings_key`` (timeout, limits, the
-benchmark task's hash, the sandbox) matches, and none of its samples is a ``harness_error``.
+benchmark task's hash, the sandbox, the harness and interpreter or JDK) matches, and none of its samples is a ``harness_error``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from collections import Counter
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from codepeft.errors import UserError
+from codepeft.execution import java_runner, python_runner
 from codepeft.execution.benchmarks import Problem, humaneval_path, load_benchmark
 from codepeft.execution.java_runner import java_limits, java_tools, run_java_sample
 from codepeft.execution.outcome import SampleOutcome
@@ -106,7 +109,17 @@ def task_key(problem: Problem, timeout: float, sandbox: Sandbox) -> str:
     timeout = float(timeout)
     limits = {stage: asdict(value) for stage, value in LIMITS[problem.language](timeout).items()}
     return settings_key({"task": problem.fingerprint(), "timeout": timeout, "limits": limits,
-                         "sandbox": sandbox.settings()})
+                         "sandbox": sandbox.settings(), "runner": _runner(problem.language)})
+
+
+@functools.cache
+def _runner(language: str) -> dict[str, str]:
+    """The harness and the interpreter or JDK that run a language's samples (part of the reuse key)."""
+    if language == "java":
+        javac = shutil.which("javac")
+        return {"harness": settings_key({"code": java_runner.HARNESS, "options": java_runner.JVM_OPTIONS}),
+                "jdk": os.path.realpath(javac) if javac else ""}
+    return {"harness": settings_key({"code": python_runner.HARNESS}), "python": sys.version}
 
 
 def _reusable_results(output: Path, partial: Path, predictions: list[Prediction], keys: dict[str, str]) -> dict[str, dict]:

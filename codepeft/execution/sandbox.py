@@ -325,8 +325,9 @@ class Sandbox:
             process.stdin.write(stdin)
         with contextlib.suppress(BrokenPipeError):
             process.stdin.close()
-        outputs, timed_out = _collect(process, verdict_read, start + limits.wall_s,
-                                      lambda: _kill_box_processes(str(box.path), box.uid, self.use_bwrap))
+        # in bubblewrap's PID namespace no process of the box outlives its first one: nothing can hold the pipes
+        strays = (lambda: None) if self.use_bwrap else (lambda: _kill_box_processes(str(box.path), box.uid, False))
+        outputs, timed_out = _collect(process, verdict_read, start + limits.wall_s, strays)
         return RunResult(process.returncode, timed_out, outputs["verdict"], outputs["stdout"], outputs["stderr"],
                          time.monotonic() - start)
 
