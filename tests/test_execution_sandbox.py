@@ -198,7 +198,7 @@ def test_network_is_unreachable(isolated):
     "import sys\nsys.exit()\n",
     "raise SystemExit(0)\n",
     "def f():\n    import os\n    os._exit(0)\n",
-    "import os\nprint('PASSED')\nos.write(3, b'0' * 32)\nos._exit(0)\n",
+    "import os\nprint('PASSED')\nos.write(int(os.environ['CODEPEFT_VERDICT_FD']), b'H' + b'0' * 32)\nos._exit(0)\n",
     "import atexit, os\natexit.register(lambda: os._exit(0))\ndef f():\n    return 2\n",
     "import sys\nsys.excepthook = lambda *args: None\ndef f():\n    return 2\n",
 ])
@@ -324,25 +324,26 @@ def _result(verdict: bytes, code: int = 1, stderr: bytes = b"", timed_out: bool 
 def test_harness_errors_are_told_apart_from_the_samples_failures():
     nonce = "n" * 32
     assert judge(_result(b"", stderr=b"bwrap: Can't mount proc"), nonce, "x").status == "harness_error"
-    assert judge(_result(b"LX", 127), nonce, "x").status == "harness_error"  # exec failed
-    assert judge(_result(b"L", 1, b"Fatal Python error: init"), nonce, "x").status == "harness_error"
-    assert judge(_result(b"L", -9, timed_out=True), nonce, "x").status == "harness_error"
-    assert judge(_result(b"LH", -9, timed_out=True), nonce, "x").status == "timeout"
-    assert judge(_result(b"LH" + nonce.encode(), 0), nonce, "x").status == "passed"
-    assert judge(_result(b"LH", 1, b"bwrap: fake\nError occurred during initialization of VM"), nonce,
+    assert judge(_result(b"", 127, b"setpriv: cannot execute"), nonce, "x").status == "harness_error"
+    assert judge(_result(b"", 1, b"Fatal Python error: init"), nonce, "x").status == "harness_error"
+    assert judge(_result(b"", -9, timed_out=True), nonce, "x").status == "harness_error"
+    assert judge(_result(b"H", -9, timed_out=True), nonce, "x").status == "timeout"
+    assert judge(_result(b"H" + nonce.encode(), 0), nonce, "x").status == "passed"
+    assert judge(_result(b"H", 1, b"bwrap: fake\nError occurred during initialization of VM"), nonce,
                  "x").status == "failed"
 
 
 def test_a_sample_cannot_make_its_failure_a_harness_error(sandbox):
     sample = ("import os, sys\nsys.stderr.write('bwrap: Can\\'t mount proc\\nError occurred during initialization "
-              "of VM\\n')\nos.write(3, b'X')\nos.close(3)\nos._exit(127)\n")
+              "of VM\\n')\nos.close(int(os.environ['CODEPEFT_VERDICT_FD']))\nos._exit(127)\n")
     outcome, _ = _run(sandbox, sample)
     assert outcome.status == "failed", outcome
 
 
 def test_documented_limit_a_sample_that_reads_the_harness_frame_forges_a_pass(sandbox):
     """docs/execution.md, 'What a sample can forge': the nonce is in the harness's memory. Pinned so the docs stay true."""
-    forger = ("import os, sys\nframe = sys._getframe(1)\nos.write(3, frame.f_locals['nonce'])\nos._exit(0)\n"
+    forger = ("import os, sys\nframe = sys._getframe(1)\nos.write(frame.f_locals['verdict'], frame.f_locals['nonce'])\n"
+              "os._exit(0)\n"
               "def f():\n    return 2\n")
     outcome, _ = _run(sandbox, forger)
     assert outcome.passed

@@ -35,14 +35,15 @@ JAVA_ENV = {"MALLOC_ARENA_MAX": "2"}  # fewer glibc malloc arenas: less reserved
 HARNESS = f"""\
 public class {HARNESS_CLASS} {{
     public static void main(String[] args) throws Throwable {{
-        try (java.io.FileOutputStream started = new java.io.FileOutputStream("/proc/self/fd/3")) {{
+        String pipe = "/proc/self/fd/" + System.getenv("CODEPEFT_VERDICT_FD");
+        try (java.io.FileOutputStream started = new java.io.FileOutputStream(pipe)) {{
             started.write('H');
         }}
         byte[] nonce = new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine().getBytes();
         Main.main(args);
         System.out.flush();
         System.err.flush();
-        try (java.io.FileOutputStream verdict = new java.io.FileOutputStream("/proc/self/fd/3")) {{
+        try (java.io.FileOutputStream verdict = new java.io.FileOutputStream(pipe)) {{
             verdict.write(nonce);
         }}
         Runtime.getRuntime().halt(0);

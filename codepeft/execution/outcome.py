@@ -1,11 +1,10 @@
 """The verdict on one sample, and how a sandboxed run becomes one.
 
-The verdict pipe (fd 3) of a run holds, in order: the launcher's :data:`~codepeft.execution.sandbox.LAUNCHED`
-(the sandbox reached the command), the harness's :data:`STARTED` (the harness runs; the sample has
-not run yet), and, only when the test ran to its end, the run's random nonce. So:
+The verdict pipe of a run holds, in order: the harness's :data:`STARTED` (the harness runs; the
+sample has not run yet) and, only when the test ran to its end, the run's random nonce. So:
 
-* a pipe without the launcher's or the harness's marker means the sample never got control: the
-  sandbox, the interpreter or the JVM failed (``harness_error``, never the sample's failure);
+* a pipe without the harness's marker means the sample never got control: the sandbox, the limits
+  or uid switch, the interpreter or the JVM failed (``harness_error``, never the sample's failure);
 * a sample passes only when the pipe ends with the nonce; an exit with status 0 before the test's
   end (``exit(0)``, ``os._exit(0)``, ``System.exit(0)``), a printed pass marker, or a patched
   ``print``/``sys.exit`` do not count as passing.
@@ -20,7 +19,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from codepeft.execution.sandbox import EXEC_FAILED, LAUNCHED, RunResult, scrub_secrets
+from codepeft.execution.sandbox import RunResult, scrub_secrets
 
 STARTED = b"H"  # written by the harnesses before the sample runs
 STATUSES = ("passed", "failed", "timeout", "killed", "exited_early", "compile_error", "invalid_sample",
@@ -69,15 +68,9 @@ def harness_failure(result: RunResult, harness: bool = True) -> str | None:
     """Why ``result`` failed for a reason outside the sample, or None.
 
     ``harness``: the command was a harness that writes :data:`STARTED` before the sample runs (for a
-    compiler only the launcher's markers can be checked here; the Java runner checks javac's output).
+    compiler nothing can be checked here; the Java runner checks javac's output).
     """
-    verdict = result.verdict
-    if not verdict.startswith(LAUNCHED):
-        return "the sandbox did not start the command" + (f": {_first_line(result.stderr)}" if result.stderr else
-                                                           f" (exit status {result.return_code})")
-    if verdict.startswith(LAUNCHED + EXEC_FAILED):
-        return _first_line(result.stderr) or "the command could not be executed"
-    if harness and not verdict.startswith(LAUNCHED + STARTED):
+    if harness and not result.verdict.startswith(STARTED):
         reason = "timed out before the harness started" if result.timed_out else _first_line(result.stderr)
         return f"the harness did not start ({reason or f'exit status {result.return_code}'})"
     return None
@@ -91,7 +84,7 @@ def judge(result: RunResult, nonce: str, sandbox: str, failure: str = "failed") 
                              (problem + "\n" + tail(result.stderr))[:STDERR_TAIL_CHARS], sandbox)
     if result.timed_out:
         status = "timeout"
-    elif result.verdict == LAUNCHED + STARTED + nonce.encode():
+    elif result.verdict == STARTED + nonce.encode():
         status = "passed" if result.return_code == 0 else "failed"
     elif result.return_code == 0:
         status = "exited_early"

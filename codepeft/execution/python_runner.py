@@ -26,7 +26,7 @@ HARNESS_FILE = "harness.py"
 # Runs with -S (no site module: start-up is 3-4x faster without the environment's .pth hooks) and puts the
 # environment's site-packages folders, given after the program's path, on sys.path itself.
 # Writes the start marker (outcome.STARTED) and reads the nonce before the sample runs, and writes
-# the nonce to fd 3 only if the whole program - whose last statement is check(entry_point) - returned
+# the nonce to the verdict pipe only if the whole program - whose last statement is check(entry_point) - returned
 # normally. os.write and os._exit are bound before the sample can replace them; os._exit skips atexit
 # handlers and threads the sample may have left.
 HARNESS = '''\
@@ -34,8 +34,8 @@ import os
 import sys
 
 
-def _run(write=os.write, leave=os._exit):
-    write(3, b"H")
+def _run(write=os.write, leave=os._exit, verdict=int(os.environ["CODEPEFT_VERDICT_FD"])):
+    write(verdict, b"H")
     nonce = sys.stdin.buffer.readline().strip()
     path = sys.argv[1]
     sys.path.extend(sys.argv[2:])
@@ -47,7 +47,7 @@ def _run(write=os.write, leave=os._exit):
             stream.flush()
         except Exception:
             pass
-    write(3, nonce)
+    write(verdict, nonce)
     leave(0)
 
 

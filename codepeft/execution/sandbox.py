@@ -9,13 +9,13 @@ Layers, from outside in:
   ``--die-with-parent``. It is required: without a working bwrap (or, as root, without the uid
   switch below) :class:`Sandbox` raises a :class:`UserError` naming what is missing, unless
   ``allow_unsandboxed`` accepts the weaker layers below, which :attr:`Sandbox.description` then names.
-* **a separate user id per running sample** when codepeft runs as root: the launcher switches to
-  an unused uid before exec. ``RLIMIT_NPROC`` counts processes per user and does not apply to root
+* **a separate user id per running sample** when codepeft runs as root: ``setpriv`` (util-linux)
+  switches to an unused uid before exec. ``RLIMIT_NPROC`` counts processes per user and does not apply to root
   at all, so this is what makes the process-count limit work (a fork bomb stops at the limit); it
   also takes away root's rights to write anywhere outside the sample's folder and lets the clean-up
   kill every process of that uid, including ones that left the process group. As a normal user the
   limit is the user's current process count plus the budget.
-* **rlimits** set by the launcher: address space (``RLIMIT_AS``), CPU seconds, processes, file size,
+* **rlimits** set by ``prlimit`` (util-linux): address space (``RLIMIT_AS``), CPU seconds, processes, file size,
   open files, no core dumps.
 * **wall clock**: at the limit the whole process group is killed with SIGKILL.
 * **environment**: only an allow-list of harmless variables is passed, and none named like a
@@ -23,10 +23,12 @@ Layers, from outside in:
   ``OPENAI_API_KEY`` never reach generated code; :func:`scrub_secrets` removes the values of such
   variables, and ``NAME=value`` assignments to such names, from output that is stored.
 
-Each run gets a verdict pipe on fd 3. The launcher writes :data:`LAUNCHED` there just before it
-executes the command (:data:`EXEC_FAILED` after it when exec fails), so a run whose pipe lacks it
-never reached the command: the sandbox failed, not the sample. The harnesses (``python_runner``,
-``java_runner``) then write their start marker and, after the test has run to its end, the run's nonce.
+The launch chain, inside bubblewrap when it is used: ``prlimit`` sets the limits and, as root,
+``setpriv`` switches the uid (``--no-new-privs``, no supplementary groups), then the command runs
+(small C programs: the Python launcher they replace cost 20-45 ms per run). Each run gets a verdict
+pipe whose descriptor number is in the environment variable :data:`VERDICT_FD`; the harnesses
+(``python_runner``, ``java_runner``) write their start marker there before the sample runs and,
+after the test has run to its end, the run's nonce.
 """
 
 from __future__ import annotations
@@ -51,7 +53,6 @@ from typing import Any
 
 from codepeft.errors import UserError
 
-LAUNCHER = Path(__file__).with_name("_launcher.py")
 UID_BASE = 1_000_000_000  # sandbox uids: UID_BASE + pid * SLOTS_PER_PROCESS + slot (pid < 2**22)
 SLOTS_PER_PROCESS = 64
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "JAVA_HOME", "LD_LIBRARY_PATH")
@@ -63,7 +64,7 @@ SECRET_ASSIGNMENT = re.compile(r"\b([A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r"
 MIN_SECRET_CHARS = 8  # shorter values of secret-named variables are not searched for (they would match anywhere)
 OUTPUT_TAIL_BYTES = 16_384
 SCRATCH_MB = 256  # default size of the sample's writable tmpfs (bubblewrap)
-LAUNCHED, EXEC_FAILED = b"L", b"X"  # written to the verdict pipe by the launcher (see _launcher.py)
+VERDICT_FD = "CODEPEFT_VERDICT_FD"  # environment variable: the descriptor of the verdict pipe
 BOX_MARKER = "CODEPEFT_BOX"  # the box's path, set in every sandboxed environment: the clean-up finds strays by it
 
 
@@ -191,7 +192,8 @@ class Box:
 
     def run(self, argv: list[str], limits: Limits, stdin: bytes = b"", env: Mapping[str, str] | None = None,
             writable_box: bool = False) -> RunResult:
-        """Run ``argv`` in the box under ``limits``; ``stdin`` is fed then closed; fd 3 is the verdict pipe.
+        """Run ``argv`` in the box under ``limits``; ``stdin`` is fed then closed; ``$CODEPEFT_VERDICT_FD`` is the
+        verdict pipe.
 
         ``writable_box``: the command may write into :attr:`path` (a compiler's output; never for a
         command that runs the sample's code). Raises :class:`HarnessError` when the command cannot be started.
@@ -232,8 +234,7 @@ class Sandbox:
                             "namespaces, or root) or accept weaker isolation with --allow_unsandboxed "
                             "(experiment config: allow_unsandboxed: true)")
                     return
-                reasons.setdefault("bwrap" if bwrap else "uid", error)
-                reasons.setdefault("uid" if bwrap and uid else "other", error)
+                reasons.setdefault("uid" if uid else "bwrap" if bwrap else "other", error)
         raise UserError("no sandbox configuration works here (" + "; ".join(
             f"{key}: {value}" for key, value in reasons.items()) + ")")
 
@@ -288,28 +289,19 @@ class Sandbox:
 
     def _command(self, box: Box, argv: list[str], limits: Limits, verdict_fd: int, nproc: int,
                  writable_box: bool) -> list[str]:
-        rlimits = {
-            "RLIMIT_AS": None if limits.memory_mb is None else limits.memory_mb * 2**20,
-            "RLIMIT_CPU": limits.cpu_s,
-            "RLIMIT_NPROC": nproc,
-            "RLIMIT_FSIZE": limits.file_size_mb * 2**20,
-            "RLIMIT_NOFILE": limits.open_files,
-            "RLIMIT_CORE": 0,
-        }
-        spec = {"argv": argv, "limits": rlimits, "uid": box.uid, "verdict_fd": verdict_fd}
-        launcher = [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec)]
+        launch = launch_chain(argv, limits, nproc, box.uid)
         if not self.use_bwrap:
-            return launcher
-        return [*bwrap_prefix(self.bwrap, str(box.path), argv[0], writable_box, self.scratch_mb), *launcher]
+            return launch
+        return [*bwrap_prefix(self.bwrap, str(box.path), argv[0], writable_box, self.scratch_mb), *launch]
 
     def _run(self, box: Box, argv: list[str], limits: Limits, stdin: bytes, env: Mapping[str, str],
              writable_box: bool) -> RunResult:
         nproc = limits.processes if box.uid is not None else _user_task_count(os.getuid()) + limits.processes
         verdict_read, verdict_write = os.pipe()
         if box.uid is not None:
-            os.fchown(verdict_write, box.uid, box.uid)  # so that a JVM can open /proc/self/fd/3 after the switch
+            os.fchown(verdict_write, box.uid, box.uid)  # so that a JVM can open /proc/self/fd/N after the switch
         environment = scrub_environment(os.environ, {"HOME": box.scratch, "TMPDIR": box.scratch, **env,
-                                                     BOX_MARKER: str(box.path)})
+                                                     BOX_MARKER: str(box.path), VERDICT_FD: str(verdict_write)})
         start = time.monotonic()
         try:
             process = subprocess.Popen(
@@ -330,6 +322,30 @@ class Sandbox:
         outputs, timed_out = _collect(process, verdict_read, start + limits.wall_s, strays)
         return RunResult(process.returncode, timed_out, outputs["verdict"], outputs["stdout"], outputs["stderr"],
                          time.monotonic() - start)
+
+
+@functools.cache
+def util_linux(name: str) -> str:
+    """Path of ``prlimit`` or ``setpriv``; a UserError naming the package when it is missing."""
+    path = shutil.which(name)
+    if not path:
+        raise UserError(f"the sandbox needs {name} (Debian package util-linux): apt-get install util-linux")
+    return path
+
+
+def launch_chain(argv: list[str], limits: Limits, nproc: int, uid: int | None) -> list[str]:
+    """The command that sets the limits and (``uid``) the user, then executes ``argv``."""
+    chain = [util_linux("prlimit"), f"--as={'unlimited' if limits.memory_mb is None else limits.memory_mb * 2**20}",
+             f"--cpu={limits.cpu_s}", f"--nproc={nproc}", f"--fsize={limits.file_size_mb * 2**20}",
+             f"--nofile={limits.open_files}", "--core=0", "--"]
+    if uid is not None:
+        chain += [*_as_user(uid), "--no-new-privs", "--"]
+    return [*chain, *argv]
+
+
+def _as_user(uid: int) -> list[str]:
+    """``setpriv`` switching to ``uid`` (group ``uid``, no supplementary groups; root's capabilities are dropped)."""
+    return [util_linux("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
 
 
 def _options(wanted: bool | None, possible: bool) -> list[bool]:
@@ -369,7 +385,7 @@ def bwrap_prefix(bwrap: str, workdir: str, program: str, writable_box: bool = Fa
     A private /tmp (tmpfs of ``scratch_mb`` MiB) replaces the host's: the only writable space, and
     the working directory; ``/dev`` is read-only. The invoking user's home folders are replaced by
     empty tmpfs. The work folder is bound read-only (read-write with ``writable_box``). Paths the
-    interpreter, the program (a JDK) and the launcher need are bound back where a home folder hides
+    interpreter and the program (a JDK) need are bound back where a home folder hides
     them or where a folder on the way is not searchable by other users (``/root`` for a pyenv
     Python): an empty tmpfs holding only that path replaces such a folder.
     """
@@ -379,7 +395,7 @@ def bwrap_prefix(bwrap: str, workdir: str, program: str, writable_box: bool = Fa
     for home in homes:
         args += ["--tmpfs", home]
     needed = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(os.path.realpath(program))),
-              os.path.dirname(os.path.realpath(sys.executable)), str(LAUNCHER)}
+              os.path.dirname(os.path.realpath(sys.executable))}
     needed |= {os.path.realpath(path) for path in needed}
     args += _expose([(path, False) for path in sorted(needed)] + [(workdir, writable_box)], masked={"/tmp", *homes})
     args += ["--chdir", "/tmp", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -498,7 +514,8 @@ def _kill_uid(uid: int, attempts: int = 50) -> None:
     for _ in range(attempts):
         if not processes_of_uid(uid):
             return
-        subprocess.run([sys.executable, "-I", "-S", str(LAUNCHER), "--kill-uid", str(uid)], check=False,
+        # kill(-1) as that uid reaches exactly its processes, also those that left the process group
+        subprocess.run([*_as_user(uid), "--", "/bin/sh", "-c", "kill -9 -1"], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.02)
     raise HarnessError(f"sandbox clean-up: processes of uid {uid} survive SIGKILL: {processes_of_uid(uid)}")
@@ -553,15 +570,23 @@ def _kill_marked(box_path: str, attempts: int = 50) -> None:
 
 @functools.cache
 def _probe(bwrap: str | None, separate_uid: bool, temp_root: str, scratch_mb: int) -> str:
-    """Run a trivial Python program through the full chain; return '' when it works, else the reason."""
+    """Run a trivial Python program that reads a file of the box through the full chain; return '' when it
+    works, else the reason."""
     sandbox = Sandbox.__new__(Sandbox)
     sandbox.temp_root, sandbox.bwrap, sandbox.scratch_mb = Path(temp_root), bwrap, scratch_mb
     sandbox.use_bwrap, sandbox.separate_uid = bwrap is not None, separate_uid
     try:
         with sandbox.box() as box:
-            result = box.run([sys.executable, "-I", "-c", "import os; os.write(3, b'ok')"], Limits(wall_s=20))
-    except (OSError, HarnessError) as err:
+            probe = box.write("probe.txt", "ok")  # the sample's uid must reach files in the box, as harnesses do
+            # and the interpreter's own installation (one it cannot reach falls back to another one's library)
+            code = (f"import json, os, sys; os.write(int(os.environ['{VERDICT_FD}']), open({str(probe)!r}, 'rb').read() "
+                    "+ os.path.dirname(json.__file__).encode() + sys.base_prefix.encode())")
+            result = box.run([sys.executable, "-I", "-S", "-c", code], Limits(wall_s=20))
+    except (OSError, HarnessError, UserError) as err:
         return str(err)
-    if result.verdict == LAUNCHED + b"ok":
+    if result.verdict == b"ok" + os.path.dirname(json.__file__).encode() + sys.base_prefix.encode():
         return ""
+    if result.return_code == 0:
+        return (f"the interpreter, run as the sample's user, cannot reach its own installation {sys.base_prefix} "
+                f"(it reported {result.verdict[2:].decode('utf-8', 'replace')})")
     return (result.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit status {result.return_code}"])[-1]
