@@ -187,7 +187,8 @@ def test_script_refuses_without_bubblewrap_and_runs_with_allow_unsandboxed(tmp_p
     out = tmp_path / "res.jsonl"
     no_bwrap = tmp_path / "bin"
     no_bwrap.mkdir()
-    os.symlink(shutil.which("sh"), no_bwrap / "sh")  # a PATH with ordinary tools but no bwrap
+    for tool in ("sh", "prlimit", "setpriv"):  # a PATH with ordinary tools but no bwrap
+        os.symlink(shutil.which(tool), no_bwrap / tool)
     args = ["--benchmark", str(BENCHMARK), "--predictions", str(tmp_path / "pred.jsonl"), "--output", str(out)]
     refused = run_script(SCRIPT, *args, env={"PATH": str(no_bwrap)})
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr

@@ -242,7 +242,9 @@ def test_description_names_the_protections(sandbox):
 def test_without_bubblewrap_it_refuses_unless_allowed(monkeypatch, tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))  # as on a machine without bubblewrap
+    for tool in ("prlimit", "setpriv"):  # the ordinary tools, but no bwrap
+        os.symlink(shutil.which(tool), empty / tool)
+    monkeypatch.setenv("PATH", str(empty))
     with pytest.raises(UserError) as refused:
         Sandbox(temp_root=tmp_path / "boxes")
     message = str(refused.value)
