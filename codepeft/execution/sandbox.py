@@ -220,13 +220,13 @@ class Sandbox:
         self.temp_root.mkdir(parents=True, exist_ok=True)
         self.scratch_mb, self.allow_unsandboxed = scratch_mb, allow_unsandboxed
         self.bwrap = shutil.which("bwrap")
-        reasons: dict[str, str] = {} if self.bwrap else {"bwrap": "no 'bwrap' on PATH"}
+        failures: dict[tuple[bool, bool], str] = {}  # (bwrap, uid) -> why that configuration failed
         for bwrap in _options(use_bwrap, self.bwrap is not None):
             for uid in _options(separate_uid, os.geteuid() == 0):
                 error = _probe(self.bwrap if bwrap else None, uid, str(self.temp_root), scratch_mb)
                 if not error:
                     self.use_bwrap, self.separate_uid = bwrap, uid
-                    self.missing = _missing(bwrap, uid, reasons)
+                    self.missing = _missing(bwrap, uid, failures, self.bwrap is not None)
                     if self.missing and not allow_unsandboxed:
                         raise UserError(
                             "refusing to run generated code without full isolation: " + "; ".join(self.missing)
@@ -234,9 +234,9 @@ class Sandbox:
                             "namespaces, or root) or accept weaker isolation with --allow_unsandboxed "
                             "(experiment config: allow_unsandboxed: true)")
                     return
-                reasons.setdefault("uid" if uid else "bwrap" if bwrap else "other", error)
+                failures[bwrap, uid] = error
         raise UserError("no sandbox configuration works here (" + "; ".join(
-            f"{key}: {value}" for key, value in reasons.items()) + ")")
+            f"bwrap={bwrap} uid={uid}: {error}" for (bwrap, uid), error in failures.items()) + ")")
 
     @property
     def name(self) -> str:
@@ -355,14 +355,18 @@ def _options(wanted: bool | None, possible: bool) -> list[bool]:
     return [wanted]
 
 
-def _missing(bwrap: bool, uid: bool, reasons: Mapping[str, str]) -> list[str]:
-    """What full isolation lacks in this configuration, each with why (for the refusal and the description)."""
+def _missing(bwrap: bool, uid: bool, failures: Mapping[tuple[bool, bool], str], found: bool) -> list[str]:
+    """What full isolation lacks in the chosen configuration, each with why (for the refusal and the description).
+
+    ``failures``: the configurations tried before, (bwrap, uid) -> why each failed; ``found``: bwrap is on PATH.
+    """
     missing = []
     if not bwrap:
-        missing.append(f"no working bubblewrap ({reasons.get('bwrap', 'disabled')}): no file-system or network "
-                       "isolation")
+        why = failures.get((True, False), failures.get((True, True))) if found else "no 'bwrap' on PATH"
+        missing.append(f"no working bubblewrap ({why or 'disabled'}): no file-system or network isolation")
     if os.geteuid() == 0 and not uid:
-        missing.append(f"running as root without a separate uid per sample ({reasons.get('uid', 'disabled')}): "
+        why = failures.get((bwrap, True))
+        missing.append(f"running as root without a separate uid per sample ({why or 'disabled'}): "
                        "the process limit does not hold")
     return missing
 
