@@ -7,6 +7,8 @@ import sys
 
 from conftest import run_script
 
+from codepeft.provenance import read_provenance
+
 SCRIPT = "generation/codereval/run_codereval_docker.py"
 
 # A stand-in for the docker client: 'version' and 'image inspect' answer as told by STUB_MODE; 'run' plays
@@ -77,7 +79,9 @@ def test_runs_the_executor_offline_and_collects_its_results(tmp_path):
     run_line = (tmp_path / "docker.log").read_text().splitlines()[-1]
     assert run_line.startswith("run --rm --network none -v ")
     assert "-w /home/travis/builds " in run_line and "python3 PythonExec.py pred.jsonl 2" in run_line
-    assert [path.name for path in (tmp_path / "out").iterdir()] == ["res.jsonl"]  # staging folder removed
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["res.jsonl", "res.jsonl.provenance.json"]
+    sandbox = read_provenance(tmp_path / "out" / "res.jsonl")["sandbox"]  # staging folder removed; sandbox recorded
+    assert sandbox["kind"] == "docker" and sandbox["network"] == "none" and sandbox["image"] == "codereval"
 
 
 def test_dry_run_prints_the_command_and_runs_nothing(tmp_path):

@@ -6,7 +6,9 @@ import json
 
 import pytest
 from conftest import REPO
+from test_execution_sandbox import full_sandbox
 
+from codepeft.execution import java_runner
 from codepeft.execution.benchmarks import Problem, load_benchmark
 from codepeft.execution.java_runner import run_java_sample, solution_source
 from codepeft.execution.python_runner import build_program, run_python_sample
@@ -24,7 +26,7 @@ def _solutions() -> tuple[dict[str, str], dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory) -> Sandbox:
-    return Sandbox(temp_root=tmp_path_factory.mktemp("boxes"))
+    return full_sandbox(tmp_path_factory.mktemp("boxes"))
 
 
 def test_the_mini_benchmark_has_ten_problems_per_language_with_both_solutions():
@@ -87,3 +89,22 @@ def test_java_infinite_loop_and_memory_bomb_fail_within_limits(sandbox):
             "    for (int i = 0; i < hog.length; i++) { hog[i] = new long[1 << 20]; }\n    return true;\n}\n")
     outcome = run_java_sample(sandbox, problem, bomb, timeout=10)
     assert outcome.status == "failed" and "OutOfMemoryError" in outcome.stderr_tail
+
+
+def test_a_jvm_that_cannot_start_under_the_limits_is_a_harness_error(sandbox, monkeypatch):
+    problem = load_benchmark(BENCHMARK)["mini/java/2"]
+    correct, _ = _solutions()
+    for memory_mb, message in [(48, "exit status 139"), (400, "Error occurred during initialization of VM")]:
+        monkeypatch.setattr(java_runner, "JAVA_MEMORY_MB", memory_mb)  # javac's JVM cannot start (crash; no heap)
+        outcome = run_java_sample(sandbox, problem, correct["mini/java/2"])
+        assert outcome.status == "harness_error" and "javac: failed without a diagnostic" in outcome.stderr_tail
+        assert message in outcome.stderr_tail, outcome
+
+
+def test_a_java_sample_cannot_fake_a_jvm_start_failure(sandbox):
+    problem = load_benchmark(BENCHMARK)["mini/java/2"]
+    fake = ("public boolean isPrime(int n) {\n    System.err.println(\"Error occurred during initialization of VM\");\n"
+            "    Runtime.getRuntime().halt(1);\n    return false;\n}\n")
+    assert run_java_sample(sandbox, problem, fake).status == "failed"
+    uncompilable = "public boolean isPrime(int n) {\n    Error occurred during initialization of VM\n}\n"
+    assert run_java_sample(sandbox, problem, uncompilable).status == "compile_error"

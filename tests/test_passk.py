@@ -176,3 +176,23 @@ def test_python_reference_figures_without_discarding():
     assert report["tasks_with_too_few_samples"] == {"1": 0, "10": 1}
     assert report["pass@1"] == pytest.approx(_independent_mean(results, 1)[0])
     assert report["samples_per_task"] == {"9": 1, "10": 229}
+
+
+def test_benchmark_and_harness_errors_are_left_out_and_counted(tmp_path):
+    results = _write_results(tmp_path / "r.jsonl", [
+        {"_id": "a", "generate_results": [{"is_pass": True, "status": "passed"},
+                                          {"is_pass": None, "status": "harness_error"},
+                                          {"is_pass": False, "status": "failed"}]},
+        {"_id": "b", "generate_results": [{"is_pass": None, "status": "benchmark_error"}] * 3},
+        {"_id": "c", "generate_results": [{"is_pass": False, "status": "timeout"}] * 2},
+    ])
+    with pytest.raises(UserError, match="1 sample.*harness_error.*--allow_harness_errors"):
+        compute_passk(results, ks=[1, 2])
+    report = compute_passk(results, ks=[1, 2], allow_harness_errors=True)
+    # by hand: a has n=2 judged, c=1 -> pass@1 1/2, pass@2 1; c has n=2, c=0 -> 0, 0; b is not scored
+    assert report["n_tasks"] == 2 and report["benchmark_errors"] == 1 and report["harness_errors"] == 1
+    assert report["pass@1"] == pytest.approx(0.25) and report["pass@2"] == pytest.approx(0.5)
+    assert report["n_samples"] == 4 and report["sandbox"] == {"kinds": [], "record": None}
+    only_broken = _write_results(tmp_path / "b.jsonl", [{"_id": "b", "generate_results": [
+        {"is_pass": None, "status": "benchmark_error"}]}])
+    assert compute_passk(only_broken, ks=[1])["pass@1"] is None  # nothing scored: no figure, not 0

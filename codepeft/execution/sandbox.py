@@ -2,25 +2,33 @@
 
 Layers, from outside in:
 
-* **bubblewrap** (``bwrap``), when it works here: read-only view of the whole file system, a private
-  ``/tmp``, no network (own network namespace with only a loopback), own PID namespace (everything
-  in it dies with it), ``--die-with-parent``. Without bwrap the sandbox falls back to the layers
-  below and says so in :attr:`Sandbox.description`.
-* **a separate user id per running sample** when codepeft runs as root: the launcher switches to
-  an unused uid before exec. ``RLIMIT_NPROC`` counts processes per user and does not apply to root
+* **bubblewrap** (``bwrap``): read-only view of the file system with the invoking user's home
+  folder replaced by an empty tmpfs (only the paths the interpreter and the JDK need are bound back),
+  the sample's only writable space a size-limited private ``/tmp`` (``scratch_mb``), no network (own
+  network namespace with only a loopback), own PID namespace (everything in it dies with it),
+  ``--die-with-parent``. It is required: without a working bwrap (or, as root, without the uid
+  switch below) :class:`Sandbox` raises a :class:`UserError` naming what is missing, unless
+  ``allow_unsandboxed`` accepts the weaker layers below, which :attr:`Sandbox.description` then names.
+* **a separate user id per running sample** when codepeft runs as root: ``setpriv`` (util-linux)
+  switches to an unused uid before exec. ``RLIMIT_NPROC`` counts processes per user and does not apply to root
   at all, so this is what makes the process-count limit work (a fork bomb stops at the limit); it
   also takes away root's rights to write anywhere outside the sample's folder and lets the clean-up
   kill every process of that uid, including ones that left the process group. As a normal user the
   limit is the user's current process count plus the budget.
-* **rlimits** set by the launcher: address space (``RLIMIT_AS``), CPU seconds, processes, file size,
+* **rlimits** set by ``prlimit`` (util-linux): address space (``RLIMIT_AS``), CPU seconds, processes, file size,
   open files, no core dumps.
 * **wall clock**: at the limit the whole process group is killed with SIGKILL.
 * **environment**: only an allow-list of harmless variables is passed, and none named like a
   secret (``*TOKEN*``, ``*KEY*``, ``*SECRET*``, ``*PASSWORD*``, ...), so ``HF_TOKEN`` and
-  ``OPENAI_API_KEY`` never reach generated code.
+  ``OPENAI_API_KEY`` never reach generated code; :func:`scrub_secrets` removes the values of such
+  variables, and ``NAME=value`` assignments to such names, from output that is stored.
 
-Each run gets a random nonce on stdin and a verdict pipe on fd 3; the harnesses (``python_runner``,
-``java_runner``) write the nonce there only after the test has run to its end.
+The launch chain, inside bubblewrap when it is used: ``prlimit`` sets the limits and, as root,
+``setpriv`` switches the uid (``--no-new-privs``, no supplementary groups), then the command runs
+(small C programs: the Python launcher they replace cost 20-45 ms per run). Each run gets a verdict
+pipe whose descriptor number is in the environment variable :data:`VERDICT_FD`; the harnesses
+(``python_runner``, ``java_runner``) write their start marker there before the sample runs and,
+after the test has run to its end, the run's nonce.
 """
 
 from __future__ import annotations
@@ -41,14 +49,23 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-LAUNCHER = Path(__file__).with_name("_launcher.py")
+from codepeft.errors import UserError
+
 UID_BASE = 1_000_000_000  # sandbox uids: UID_BASE + pid * SLOTS_PER_PROCESS + slot (pid < 2**22)
 SLOTS_PER_PROCESS = 64
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "JAVA_HOME", "LD_LIBRARY_PATH")
-SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
+SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSW", "CREDENTIAL", "AUTH", "COOKIE", "SESSION")
+SECRET_NAME = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)  # variables never passed to samples
+# NAME=value with NAME an environment-style name containing a secret word (upper case only, so that
+# "KeyError: 3" in a traceback stays as it is)
+SECRET_ASSIGNMENT = re.compile(r"\b([A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r")[A-Z0-9_]*=)[^\s'\"]+")
+MIN_SECRET_CHARS = 8  # shorter values of secret-named variables are not searched for (they would match anywhere)
 OUTPUT_TAIL_BYTES = 16_384
-BOX_MARKER = "CODEPEFT_BOX"  # set in every sandboxed environment, so that the clean-up finds stray processes
+SCRATCH_MB = 256  # default size of the sample's writable tmpfs (bubblewrap)
+VERDICT_FD = "CODEPEFT_VERDICT_FD"  # environment variable: the descriptor of the verdict pipe
+BOX_MARKER = "CODEPEFT_BOX"  # the box's path, set in every sandboxed environment: the clean-up finds strays by it
 
 
 @dataclass(frozen=True)
@@ -75,11 +92,26 @@ class RunResult:
     duration_s: float
 
 
+class HarnessError(RuntimeError):
+    """The sandbox or the harness failed for a reason outside the sample (spawn failure, clean-up failure)."""
+
+
 def scrub_environment(environ: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for untrusted code: allow-listed names plus ``extra``, never a secret-like name."""
     env = {name: environ[name] for name in ALLOWED_ENV if name in environ}
     env.update(extra or {})
     return {name: value for name, value in env.items() if not SECRET_NAME.search(name)}
+
+
+def scrub_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """``text`` with secrets replaced by ``[scrubbed]``: values of variables named like a secret in ``environ``
+    (default: this process's environment; values of at least 8 characters) and ``NAME=value`` assignments
+    to such names."""
+    environ = os.environ if environ is None else environ
+    for name, value in environ.items():
+        if SECRET_NAME.search(name) and len(value) >= MIN_SECRET_CHARS:
+            text = text.replace(value, "[scrubbed]")
+    return SECRET_ASSIGNMENT.sub(lambda match: match.group(1) + "[scrubbed]", text)
 
 
 def _real_uid_of(pid: str) -> int | None:
@@ -119,7 +151,7 @@ class _UidSlots:
     def take(self) -> Iterator[int]:
         with self._lock:
             if not self._free:
-                raise RuntimeError(f"more than {SLOTS_PER_PROCESS} concurrent sandboxed runs in one process")
+                raise HarnessError(f"more than {SLOTS_PER_PROCESS} concurrent sandboxed runs in one process")
             slot = self._free.pop()
         try:
             yield UID_BASE + os.getpid() * SLOTS_PER_PROCESS + slot
@@ -136,10 +168,20 @@ def _is_under(path: str, root: str) -> bool:
 
 
 class Box:
-    """One sample's temporary folder and (as root) its own uid; run commands in it with :meth:`run`."""
+    """One sample's temporary folder and (as root) its own uid; run commands in it with :meth:`run`.
+
+    ``path`` (host disk) holds the files the runner writes; inside bubblewrap the sample sees it
+    read-only and writes to :attr:`scratch`, the size-limited private ``/tmp``. Without bubblewrap
+    ``scratch`` is ``path`` itself.
+    """
 
     def __init__(self, sandbox: Sandbox, path: Path, uid: int | None) -> None:
         self.sandbox, self.path, self.uid = sandbox, path, uid
+
+    @property
+    def scratch(self) -> str:
+        """The sample's writable folder, its working directory, ``HOME`` and ``TMPDIR``."""
+        return "/tmp" if self.sandbox.use_bwrap else str(self.path)
 
     def write(self, name: str, text: str) -> Path:
         """Write a file into the box, readable but not writable by the sample's uid."""
@@ -148,31 +190,53 @@ class Box:
         target.chmod(0o644)
         return target
 
-    def run(self, argv: list[str], limits: Limits, stdin: bytes = b"", env: Mapping[str, str] | None = None) -> RunResult:
-        """Run ``argv`` in the box under ``limits``; ``stdin`` is fed then closed; fd 3 is the verdict pipe."""
-        return self.sandbox._run(self, argv, limits, stdin, env or {})
+    def run(self, argv: list[str], limits: Limits, stdin: bytes = b"", env: Mapping[str, str] | None = None,
+            writable_box: bool = False) -> RunResult:
+        """Run ``argv`` in the box under ``limits``; ``stdin`` is fed then closed; ``$CODEPEFT_VERDICT_FD`` is the
+        verdict pipe.
+
+        ``writable_box``: the command may write into :attr:`path` (a compiler's output; never for a
+        command that runs the sample's code). Raises :class:`HarnessError` when the command cannot be started.
+        """
+        return self.sandbox._run(self, argv, limits, stdin, env or {}, writable_box)
 
 
 class Sandbox:
     """Runs commands for untrusted samples; detects once what isolation works here.
 
     ``use_bwrap`` / ``separate_uid``: None detects (bwrap if it runs; a separate uid when running as
-    root and the interpreter is usable by another uid); True requires it; False disables it.
+    root and the interpreter is usable by another uid); True requires it; False disables it. Full
+    isolation is bwrap plus, as root, the separate uid; anything less raises a :class:`UserError`
+    naming what is missing unless ``allow_unsandboxed``. ``scratch_mb``: size of the sample's
+    writable tmpfs (MiB).
     """
 
     def __init__(self, use_bwrap: bool | None = None, separate_uid: bool | None = None,
-                 temp_root: str | Path | None = None) -> None:
+                 temp_root: str | Path | None = None, allow_unsandboxed: bool = False,
+                 scratch_mb: int = SCRATCH_MB) -> None:
+        if scratch_mb < 1:
+            raise UserError(f"--scratch_mb must be at least 1, got {scratch_mb}")
         self.temp_root = Path(temp_root or tempfile.gettempdir()).resolve()
         self.temp_root.mkdir(parents=True, exist_ok=True)
-        reasons = []
-        for bwrap in _options(use_bwrap, shutil.which("bwrap") is not None):
+        self.scratch_mb, self.allow_unsandboxed = scratch_mb, allow_unsandboxed
+        self.bwrap = shutil.which("bwrap")
+        failures: dict[tuple[bool, bool], str] = {}  # (bwrap, uid) -> why that configuration failed
+        for bwrap in _options(use_bwrap, self.bwrap is not None):
             for uid in _options(separate_uid, os.geteuid() == 0):
-                error = _probe(bwrap, uid, str(self.temp_root))
+                error = _probe(self.bwrap if bwrap else None, uid, str(self.temp_root), scratch_mb)
                 if not error:
                     self.use_bwrap, self.separate_uid = bwrap, uid
+                    self.missing = _missing(bwrap, uid, failures, self.bwrap is not None)
+                    if self.missing and not allow_unsandboxed:
+                        raise UserError(
+                            "refusing to run generated code without full isolation: " + "; ".join(self.missing)
+                            + ". Install bubblewrap (apt-get install bubblewrap; it needs unprivileged user "
+                            "namespaces, or root) or accept weaker isolation with --allow_unsandboxed "
+                            "(experiment config: allow_unsandboxed: true)")
                     return
-                reasons.append(f"bwrap={bwrap} separate_uid={uid}: {error}")
-        raise RuntimeError("no sandbox configuration works here (" + "; ".join(reasons) + ")")
+                failures[bwrap, uid] = error
+        raise UserError("no sandbox configuration works here (" + "; ".join(
+            f"bwrap={bwrap} uid={uid}: {error}" for (bwrap, uid), error in failures.items()) + ")")
 
     @property
     def name(self) -> str:
@@ -182,8 +246,9 @@ class Sandbox:
     @property
     def description(self) -> str:
         """One line saying which protections are in force (printed by the scripts)."""
-        parts = ["bubblewrap: read-only root, private /tmp, no network, own PID namespace" if self.use_bwrap
-                 else "NO bubblewrap: no file-system or network isolation (install the Debian package bubblewrap)"]
+        parts = [f"bubblewrap: read-only root, home hidden, {self.scratch_mb} MiB private /tmp as the only "
+                 "writable space, no network, own PID namespace" if self.use_bwrap
+                 else "NO bubblewrap: no file-system or network isolation, home readable"]
         if self.separate_uid:
             parts.append("a separate uid per sample (process limit enforced)")
         elif os.geteuid() == 0:
@@ -191,7 +256,21 @@ class Sandbox:
         else:
             parts.append("the current uid (process limit = this user's processes + budget)")
         parts.append("rlimits on memory, CPU, processes, file size; wall-clock kill")
+        if self.missing:
+            parts.append("accepted with --allow_unsandboxed although " + "; ".join(self.missing))
         return f"sandbox {self.name}: " + "; ".join(parts)
+
+    def settings(self) -> dict[str, Any]:
+        """What of the sandbox can change a verdict (part of the executor's reuse key)."""
+        return {"kind": self.name, "scratch_mb": self.scratch_mb if self.use_bwrap else None}
+
+    def record(self) -> dict[str, Any]:
+        """The sandbox as written to provenance: kind, writable space, bubblewrap version, what is missing."""
+        version = None
+        if self.use_bwrap:
+            version = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True).stdout.strip()
+        return {**self.settings(), "bubblewrap": version, "missing": list(self.missing),
+                "allow_unsandboxed": self.allow_unsandboxed, "description": self.description}
 
     @contextlib.contextmanager
     def box(self) -> Iterator[Box]:
@@ -205,47 +284,68 @@ class Sandbox:
                 path.chmod(0o700)
                 yield Box(self, path, uid)
             finally:
-                _kill_box_processes(path.name, uid)
+                _kill_box_processes(str(path), uid, self.use_bwrap)
                 _remove_tree(path)
 
-    def _command(self, box: Box, argv: list[str], limits: Limits, verdict_fd: int, nproc: int) -> list[str]:
-        rlimits = {
-            "RLIMIT_AS": None if limits.memory_mb is None else limits.memory_mb * 2**20,
-            "RLIMIT_CPU": limits.cpu_s,
-            "RLIMIT_NPROC": nproc,
-            "RLIMIT_FSIZE": limits.file_size_mb * 2**20,
-            "RLIMIT_NOFILE": limits.open_files,
-            "RLIMIT_CORE": 0,
-        }
-        spec = {"argv": argv, "limits": rlimits, "uid": box.uid, "verdict_fd": verdict_fd}
-        launcher = [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(spec)]
+    def _command(self, box: Box, argv: list[str], limits: Limits, verdict_fd: int, nproc: int,
+                 writable_box: bool) -> list[str]:
+        launch = launch_chain(argv, limits, nproc, box.uid)
         if not self.use_bwrap:
-            return launcher
-        return [*bwrap_prefix(str(box.path), argv[0]), *launcher]
+            return launch
+        return [*bwrap_prefix(self.bwrap, str(box.path), argv[0], writable_box, self.scratch_mb), *launch]
 
-    def _run(self, box: Box, argv: list[str], limits: Limits, stdin: bytes, env: Mapping[str, str]) -> RunResult:
+    def _run(self, box: Box, argv: list[str], limits: Limits, stdin: bytes, env: Mapping[str, str],
+             writable_box: bool) -> RunResult:
         nproc = limits.processes if box.uid is not None else _user_task_count(os.getuid()) + limits.processes
         verdict_read, verdict_write = os.pipe()
         if box.uid is not None:
-            os.fchown(verdict_write, box.uid, box.uid)  # so that a JVM can open /proc/self/fd/3 after the switch
-        environment = scrub_environment(os.environ, {"HOME": str(box.path), "TMPDIR": str(box.path), **env,
-                                                     BOX_MARKER: box.path.name})
+            os.fchown(verdict_write, box.uid, box.uid)  # so that a JVM can open /proc/self/fd/N after the switch
+        environment = scrub_environment(os.environ, {"HOME": box.scratch, "TMPDIR": box.scratch, **env,
+                                                     BOX_MARKER: str(box.path), VERDICT_FD: str(verdict_write)})
         start = time.monotonic()
         try:
             process = subprocess.Popen(
-                self._command(box, argv, limits, verdict_write, nproc), cwd=box.path, env=environment,
+                self._command(box, argv, limits, verdict_write, nproc, writable_box), cwd=box.path, env=environment,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 pass_fds=(verdict_write,), start_new_session=True)
+        except OSError as err:
+            os.close(verdict_read)
+            raise HarnessError(f"could not start the sandbox: {err}") from err
         finally:
             os.close(verdict_write)
         with contextlib.suppress(BrokenPipeError):
             process.stdin.write(stdin)
         with contextlib.suppress(BrokenPipeError):
             process.stdin.close()
-        outputs, timed_out = _collect(process, verdict_read, start + limits.wall_s,
-                                      lambda: _kill_box_processes(box.path.name, box.uid))
+        # in bubblewrap's PID namespace no process of the box outlives its first one: nothing can hold the pipes
+        strays = (lambda: None) if self.use_bwrap else (lambda: _kill_box_processes(str(box.path), box.uid, False))
+        outputs, timed_out = _collect(process, verdict_read, start + limits.wall_s, strays)
         return RunResult(process.returncode, timed_out, outputs["verdict"], outputs["stdout"], outputs["stderr"],
                          time.monotonic() - start)
+
+
+@functools.cache
+def util_linux(name: str) -> str:
+    """Path of ``prlimit`` or ``setpriv``; a UserError naming the package when it is missing."""
+    path = shutil.which(name)
+    if not path:
+        raise UserError(f"the sandbox needs {name} (Debian package util-linux): apt-get install util-linux")
+    return path
+
+
+def launch_chain(argv: list[str], limits: Limits, nproc: int, uid: int | None) -> list[str]:
+    """The command that sets the limits and (``uid``) the user, then executes ``argv``."""
+    chain = [util_linux("prlimit"), f"--as={'unlimited' if limits.memory_mb is None else limits.memory_mb * 2**20}",
+             f"--cpu={limits.cpu_s}", f"--nproc={nproc}", f"--fsize={limits.file_size_mb * 2**20}",
+             f"--nofile={limits.open_files}", "--core=0", "--"]
+    if uid is not None:
+        chain += [*_as_user(uid), "--no-new-privs", "--"]
+    return [*chain, *argv]
+
+
+def _as_user(uid: int) -> list[str]:
+    """``setpriv`` switching to ``uid`` (group ``uid``, no supplementary groups; root's capabilities are dropped)."""
+    return [util_linux("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
 
 
 def _options(wanted: bool | None, possible: bool) -> list[bool]:
@@ -255,20 +355,54 @@ def _options(wanted: bool | None, possible: bool) -> list[bool]:
     return [wanted]
 
 
-def bwrap_prefix(workdir: str, program: str) -> list[str]:
-    """The bubblewrap command line that wraps a sandboxed command; the work folder is the only writable path.
+def _missing(bwrap: bool, uid: bool, failures: Mapping[tuple[bool, bool], str], found: bool) -> list[str]:
+    """What full isolation lacks in the chosen configuration, each with why (for the refusal and the description).
 
-    A private /tmp (64 MiB tmpfs) replaces the host's. Where a folder on the way to the interpreter,
-    the program's installation or the work folder is not searchable by other users (``/root`` for a
-    pyenv Python, the private /tmp), it is replaced by an empty tmpfs holding only that path: the
-    sample's uid can reach what it needs and nothing else there (root's files stay hidden).
+    ``failures``: the configurations tried before, (bwrap, uid) -> why each failed; ``found``: bwrap is on PATH.
     """
-    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--size", str(64 * 2**20), "--tmpfs", "/tmp"]
-    program_home = os.path.dirname(os.path.dirname(os.path.realpath(program)))
-    read_only = sorted({sys.prefix, sys.base_prefix, program_home})
-    args += _expose([(path, False) for path in read_only] + [(workdir, True)], masked={"/tmp"})
-    args += ["--chdir", workdir, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+    missing = []
+    if not bwrap:
+        why = failures.get((True, False), failures.get((True, True))) if found else "no 'bwrap' on PATH"
+        missing.append(f"no working bubblewrap ({why or 'disabled'}): no file-system or network isolation")
+    if os.geteuid() == 0 and not uid:
+        why = failures.get((bwrap, True))
+        missing.append(f"running as root without a separate uid per sample ({why or 'disabled'}): "
+                       "the process limit does not hold")
+    return missing
+
+
+def home_folders() -> list[str]:
+    """The invoking user's home folders ($HOME and the password database's), hidden from samples."""
+    import pwd
+
+    homes = {os.environ.get("HOME", "")}
+    with contextlib.suppress(KeyError):
+        homes.add(pwd.getpwuid(os.getuid()).pw_dir)
+    return sorted(os.path.realpath(home) for home in homes
+                  if home and os.path.isdir(home) and os.path.realpath(home) != "/")
+
+
+def bwrap_prefix(bwrap: str, workdir: str, program: str, writable_box: bool = False,
+                 scratch_mb: int = SCRATCH_MB) -> list[str]:
+    """The bubblewrap command line that wraps a sandboxed command.
+
+    A private /tmp (tmpfs of ``scratch_mb`` MiB) replaces the host's: the only writable space, and
+    the working directory; ``/dev`` is read-only. The invoking user's home folders are replaced by
+    empty tmpfs. The work folder is bound read-only (read-write with ``writable_box``). Paths the
+    interpreter and the program (a JDK) need are bound back where a home folder hides
+    them or where a folder on the way is not searchable by other users (``/root`` for a pyenv
+    Python): an empty tmpfs holding only that path replaces such a folder.
+    """
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--size", str(scratch_mb * 2**20), "--tmpfs", "/tmp"]
+    homes = [home for home in home_folders() if not _is_under(home, "/tmp")]
+    for home in homes:
+        args += ["--tmpfs", home]
+    needed = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(os.path.realpath(program))),
+              os.path.dirname(os.path.realpath(sys.executable))}
+    needed |= {os.path.realpath(path) for path in needed}
+    args += _expose([(path, False) for path in sorted(needed)] + [(workdir, writable_box)], masked={"/tmp", *homes})
+    args += ["--chdir", "/tmp", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
              "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--"]
     return args
 
@@ -286,7 +420,7 @@ def _expose(paths: list[tuple[str, bool]], masked: set[str]) -> list[str]:
     done = set(masked)
     bound: list[str] = []
     for path, writable in paths:
-        if any(_is_under(path, other) for other in bound):
+        if any(_is_under(path, other) for other in bound) or not os.path.exists(path):
             continue
         parts = Path(path).parts
         ancestors = [str(Path(*parts[:i])) for i in range(1, len(parts))]
@@ -384,10 +518,11 @@ def _kill_uid(uid: int, attempts: int = 50) -> None:
     for _ in range(attempts):
         if not processes_of_uid(uid):
             return
-        subprocess.run([sys.executable, "-I", "-S", str(LAUNCHER), "--kill-uid", str(uid)], check=False,
+        # kill(-1) as that uid reaches exactly its processes, also those that left the process group
+        subprocess.run([*_as_user(uid), "--", "/bin/sh", "-c", "kill -9 -1"], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.02)
-    raise RuntimeError(f"sandbox clean-up: processes of uid {uid} survive SIGKILL: {processes_of_uid(uid)}")
+    raise HarnessError(f"sandbox clean-up: processes of uid {uid} survive SIGKILL: {processes_of_uid(uid)}")
 
 
 def _remove_tree(path: Path) -> None:
@@ -406,16 +541,21 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _kill_box_processes(box_name: str, uid: int | None) -> None:
-    """Kill whatever the box left running: by its sandbox uid, and by the marker in the environment."""
+def _kill_box_processes(box_path: str, uid: int | None, pid_namespace: bool) -> None:
+    """Kill whatever the box left running: by its sandbox uid, and by the marker in the environment.
+
+    In bubblewrap's own PID namespace (``pid_namespace``) the kernel has already killed every process
+    of the box when its first process ended, so the scan of all environments is skipped there.
+    """
     if uid is not None:
         _kill_uid(uid)
-    _kill_marked(box_name)
+    if not pid_namespace:
+        _kill_marked(box_path)
 
 
-def _kill_marked(box_name: str, attempts: int = 50) -> None:
+def _kill_marked(box_path: str, attempts: int = 50) -> None:
     """Kill every process whose environment carries this box's marker (catches processes that left the group)."""
-    marker = f"{BOX_MARKER}={box_name}".encode()
+    marker = f"{BOX_MARKER}={box_path}".encode()
     for _ in range(attempts):
         found = False
         for pid in (entry for entry in os.listdir("/proc") if entry.isdigit()):
@@ -433,15 +573,24 @@ def _kill_marked(box_name: str, attempts: int = 50) -> None:
 
 
 @functools.cache
-def _probe(use_bwrap: bool, separate_uid: bool, temp_root: str) -> str:
-    """Run a trivial Python program through the full chain; return '' when it works, else the reason."""
+def _probe(bwrap: str | None, separate_uid: bool, temp_root: str, scratch_mb: int) -> str:
+    """Run a trivial Python program that reads a file of the box through the full chain; return '' when it
+    works, else the reason."""
     sandbox = Sandbox.__new__(Sandbox)
-    sandbox.temp_root, sandbox.use_bwrap, sandbox.separate_uid = Path(temp_root), use_bwrap, separate_uid
+    sandbox.temp_root, sandbox.bwrap, sandbox.scratch_mb = Path(temp_root), bwrap, scratch_mb
+    sandbox.use_bwrap, sandbox.separate_uid = bwrap is not None, separate_uid
     try:
         with sandbox.box() as box:
-            result = box.run([sys.executable, "-I", "-c", "import os; os.write(3, b'ok')"], Limits(wall_s=20))
-    except OSError as err:
+            probe = box.write("probe.txt", "ok")  # the sample's uid must reach files in the box, as harnesses do
+            # and the interpreter's own installation (one it cannot reach falls back to another one's library)
+            code = (f"import json, os, sys; os.write(int(os.environ['{VERDICT_FD}']), open({str(probe)!r}, 'rb').read() "
+                    "+ os.path.dirname(json.__file__).encode() + sys.base_prefix.encode())")
+            result = box.run([sys.executable, "-I", "-S", "-c", code], Limits(wall_s=20))
+    except (OSError, HarnessError, UserError) as err:
         return str(err)
-    if result.verdict == b"ok":
+    if result.verdict == b"ok" + os.path.dirname(json.__file__).encode() + sys.base_prefix.encode():
         return ""
+    if result.return_code == 0:
+        return (f"the interpreter, run as the sample's user, cannot reach its own installation {sys.base_prefix} "
+                f"(it reported {result.verdict[2:].decode('utf-8', 'replace')})")
     return (result.stderr.decode("utf-8", "replace").strip().splitlines() or [f"exit status {result.return_code}"])[-1]

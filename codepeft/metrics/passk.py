@@ -6,6 +6,12 @@ or ``code_level`` in CoderEval's Java files) and ``generate_results``, a list of
 ``c`` pass, the unbiased estimate is ``1 - C(n-c, k) / C(n, k)``; the benchmark figure is the mean over
 tasks. Tasks with fewer than ``k`` samples cannot be scored at ``k``: they are left out of that mean
 and counted in ``tasks_with_too_few_samples``, never dropped silently.
+
+Samples may carry a ``status`` (``generation/execute_local.py`` writes one). Two are not verdicts on
+the sample: ``benchmark_error`` (the task's own canonical solution fails its test; the whole task is
+left out and counted in ``benchmark_errors``) and ``harness_error`` (the harness or sandbox failed;
+such samples are counted in ``harness_errors`` and stop the computation unless explicitly allowed,
+then they are left out of their task's ``n``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.io import iter_jsonl, read_json, write_csv
+from codepeft.provenance import read_provenance
 
 ID_FIELDS = ("_id", "task_id", "question_id")
 LEVEL_FIELDS = ("level", "code_level")
@@ -26,12 +33,18 @@ PER_INSTANCE_COLUMNS = ("Task ID", "pass@1")
 
 @dataclass(frozen=True)
 class TaskSamples:
-    """The verdict counts of one task: ``n`` samples, ``c`` of them passing."""
+    """The verdict counts of one task: ``n`` judged samples, ``c`` of them passing.
+
+    ``benchmark_error``: the task's test is broken (not scored); ``harness_errors``: samples not judged
+    because the harness failed (not in ``n``).
+    """
 
     task_id: str
     n: int
     c: int
     level: str | None = None
+    benchmark_error: bool = False
+    harness_errors: int = 0
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -88,13 +101,21 @@ def read_execution_results(path: str | Path) -> list[TaskSamples]:
         samples = obj.get("generate_results")
         if not isinstance(samples, list):
             raise UserError(f"{where}: 'generate_results' is missing or not a list (task {task_id})")
-        passed = 0
+        judged = passed = harness_errors = 0
+        benchmark_error = False
         for index, sample in enumerate(samples):
             if not isinstance(sample, dict) or "is_pass" not in sample:
                 raise UserError(f"{where}: generate_results[{index}] of task {task_id} has no 'is_pass' verdict; "
                                 "is this a predictions file? Execute it first (generation/execute_local.py)")
-            passed += parse_is_pass(sample["is_pass"], f"{where}: generate_results[{index}]")
-        tasks.append(TaskSamples(task_id, len(samples), passed, _level(obj)))
+            status = sample.get("status")
+            if status == "benchmark_error":
+                benchmark_error = True
+            elif status == "harness_error":
+                harness_errors += 1
+            else:
+                judged += 1
+                passed += parse_is_pass(sample["is_pass"], f"{where}: generate_results[{index}]")
+        tasks.append(TaskSamples(task_id, judged, passed, _level(obj), benchmark_error, harness_errors))
     return tasks
 
 
@@ -130,9 +151,17 @@ def _scores(tasks: Sequence[TaskSamples], ks: Sequence[int]) -> dict[str, Any]:
 
 
 def passk_report(tasks: Sequence[TaskSamples], ks: Sequence[int]) -> dict[str, Any]:
-    """pass@k for each k overall and, when tasks carry a runnable level, per level."""
+    """pass@k for each k overall and, when tasks carry a runnable level, per level.
+
+    Tasks with a benchmark error are left out (``n_tasks`` counts the others) and counted in
+    ``benchmark_errors``; ``harness_errors`` counts the samples not judged.
+    """
     ks = _check_ks(ks)
+    broken = [task for task in tasks if task.benchmark_error]
+    tasks = [task for task in tasks if not task.benchmark_error]
     report = _scores(tasks, ks)
+    report["benchmark_errors"] = len(broken)
+    report["harness_errors"] = sum(task.harness_errors for task in tasks)
     report["n_samples"] = sum(task.n for task in tasks)
     report["samples_per_task"] = {str(n): count for n, count in sorted(Counter(t.n for t in tasks).items())}
     if any(task.level is not None for task in tasks):
@@ -159,22 +188,45 @@ def load_tasks(results_path: str | Path, discard_ids: Iterable[str] | None = Non
     return kept, len(tasks) - len(kept)
 
 
+def results_sandbox(results_path: str | Path) -> dict[str, Any]:
+    """The isolation the results were produced under: ``kinds``, the distinct per-sample ``sandbox`` values
+    (empty when the file records none, e.g. CoderEval's own output), and ``record``, the sandbox in the
+    results' provenance file (None without one)."""
+    kinds = {str(sample["sandbox"]) for _, obj in iter_jsonl(results_path)
+             for sample in obj.get("generate_results") or [] if isinstance(sample, dict) and "sandbox" in sample}
+    provenance = read_provenance(results_path)
+    return {"kinds": sorted(kinds), "record": provenance.get("sandbox") if provenance else None}
+
+
 def evaluate_results(results_path: str | Path, ks: Sequence[int] = (1, 5, 10),
-                     discard_ids: Iterable[str] | None = None) -> tuple[dict[str, Any], list[TaskSamples]]:
-    """The pass@k report for one results file and the tasks it was computed from (after discarding)."""
+                     discard_ids: Iterable[str] | None = None,
+                     allow_harness_errors: bool = False) -> tuple[dict[str, Any], list[TaskSamples]]:
+    """The pass@k report for one results file and the tasks it was computed from (after discarding).
+
+    Samples with status ``harness_error`` raise a UserError unless ``allow_harness_errors`` (then they
+    are left out of their task's ``n`` and counted).
+    """
     discard = {str(task_id) for task_id in discard_ids} if discard_ids else set()
     tasks, removed = load_tasks(results_path, discard)
+    harness_errors = [task for task in tasks if task.harness_errors and not task.benchmark_error]
+    if harness_errors and not allow_harness_errors:
+        raise UserError(f"{results_path}: {sum(task.harness_errors for task in harness_errors)} sample(s) in "
+                        f"{len(harness_errors)} task(s) (e.g. {harness_errors[0].task_id}) have status harness_error: "
+                        "the sandbox or harness failed, not the sample (see their stderr_tail); rerun "
+                        "generation/execute_local.py, which runs them again, or pass --allow_harness_errors to "
+                        "score without them")
     report: dict[str, Any] = {"results_file": str(results_path)}
     if discard:
         report["discarded"] = {"ids_in_discard_list": len(discard), "tasks_removed": removed}
     report.update(passk_report(tasks, ks))
+    report["sandbox"] = results_sandbox(results_path)
     return report, tasks
 
 
 def compute_passk(results_path: str | Path, ks: Sequence[int] = (1, 5, 10),
-                  discard_ids: Iterable[str] | None = None) -> dict[str, Any]:
+                  discard_ids: Iterable[str] | None = None, allow_harness_errors: bool = False) -> dict[str, Any]:
     """The full pass@k report for one results file (what ``compute_passk.py --output_json`` writes)."""
-    return evaluate_results(results_path, ks, discard_ids)[0]
+    return evaluate_results(results_path, ks, discard_ids, allow_harness_errors)[0]
 
 
 def parse_ks(value: str, flag: str = "--k") -> list[int]:
@@ -188,8 +240,9 @@ def parse_ks(value: str, flag: str = "--k") -> list[int]:
 
 
 def per_instance_rows(tasks: Iterable[TaskSamples]) -> list[dict[str, Any]]:
-    """Rows ``Task ID, pass@1`` with pass@1 = c/n; a task without samples gets an empty value."""
-    return [{"Task ID": task.task_id, "pass@1": task.c / task.n if task.n else None} for task in tasks]
+    """Rows ``Task ID, pass@1`` with pass@1 = c/n; empty for a task without judged samples or with a benchmark error."""
+    return [{"Task ID": task.task_id, "pass@1": task.c / task.n if task.n and not task.benchmark_error else None}
+            for task in tasks]
 
 
 def write_per_instance_csv(path: str | Path, tasks: Iterable[TaskSamples]) -> None:
@@ -212,6 +265,12 @@ def format_passk_report(report: dict[str, Any], ks: Sequence[int]) -> str:
     lines = [f"{report.get('results_file', 'results')}: {report['n_tasks']} tasks, {report['n_samples']} samples"]
     if "discarded" in report:
         lines[0] += f" ({report['discarded']['tasks_removed']} discarded tasks left out)"
+    if report.get("benchmark_errors"):
+        lines[0] += f"; {report['benchmark_errors']} task(s) with a benchmark error left out"
+    if report.get("harness_errors"):
+        lines[0] += f"; {report['harness_errors']} sample(s) with a harness error left out"
+    if report.get("sandbox", {}).get("kinds"):
+        lines[0] += f"; sandbox {', '.join(report['sandbox']['kinds'])}"
     lines += [_line(f"pass@{k}", report, k) for k in ks]
     for level, scores in report.get("by_level", {}).items():
         lines.append(f"  {level} ({scores['n_tasks']} tasks): " + ", ".join(

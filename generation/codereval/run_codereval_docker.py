@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from codepeft.cli import main_entry
 from codepeft.execution.codereval_docker import HARNESSES, run_codereval_docker
+from codepeft.provenance import write_provenance
 
 
 def main() -> None:
@@ -26,8 +27,15 @@ def main() -> None:
     args = parser.parse_args()
     command = run_codereval_docker(args.image, args.language, args.predictions, args.output, args.samples,
                                    args.command, args.workdir, args.dry_run)
-    print(shlex.join(command) if args.dry_run else f"results in {args.output}; score them with "
-          f"generation/codereval/compute_passk.py --results {args.output}")
+    if args.dry_run:
+        print(shlex.join(command))
+        return
+    write_provenance(args.output, "execute", "study",
+                     {"language": args.language, "samples": args.samples, "image": args.image,
+                      "command": args.command, "workdir": args.workdir},
+                     sandbox={"kind": "docker", "image": args.image, "network": "none",
+                              "description": "CoderEval's own harness in its Docker image, run with --network none"})
+    print(f"results in {args.output}; score them with generation/codereval/compute_passk.py --results {args.output}")
 
 
 if __name__ == "__main__":
