@@ -19,6 +19,7 @@ from codepeft.training.arguments import build_parser
 from codepeft.training.data import IGNORE_INDEX, pack, tokenize
 from codepeft.training.run import build_model
 
+pytest_plugins = ("tokenizer_models",)  # model_dir, model_tokenizer: the sample-trained tokenizer, then Qwen2.5's
 SCOPE_TASKS = {"generation": ["generation"], "summarization": ["summarization"], "translation": ["translation"],
                "multitask": ["generation", "summarization", "translation"]}
 
@@ -121,34 +122,36 @@ def test_qlora_trains_only_lora_on_a_4bit_base_and_the_adapter_reloads(tiny_mode
     assert torch.allclose(trained_logits, reloaded_logits, atol=1e-5)
 
 
-def test_labels_are_ignored_exactly_on_prompt_tokens(tiny_tokenizer):
+def test_labels_are_ignored_exactly_on_prompt_tokens(model_tokenizer):
     from codepeft.chat import format_example
     from codepeft.tasks import get_task
 
     example = load_examples("translation", "java_to_cs", "train", SAMPLES_DIR, sample_size=1)[0]
-    formatted = format_example(tiny_tokenizer, get_task("translation"), example, "java_to_cs")
-    prompt_ids = tiny_tokenizer(formatted.prompt, add_special_tokens=False)["input_ids"]
-    completion_ids = tiny_tokenizer(formatted.completion, add_special_tokens=False)["input_ids"]
+    formatted = format_example(model_tokenizer, get_task("translation"), example, "java_to_cs")
+    prompt_ids = model_tokenizer(formatted.prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = model_tokenizer(formatted.completion, add_special_tokens=False)["input_ids"]
 
-    row = tokenize(tiny_tokenizer, "translation", "java_to_cs", [example], max_length=2048).rows[0]
+    row = tokenize(model_tokenizer, "translation", "java_to_cs", [example], max_length=2048).rows[0]
     assert row["input_ids"] == prompt_ids + completion_ids
     assert row["labels"] == [IGNORE_INDEX] * len(prompt_ids) + completion_ids
-    assert tiny_tokenizer.decode(completion_ids).endswith("<|im_end|>\n")
-    whole = tokenize(tiny_tokenizer, "translation", "java_to_cs", [example], 2048, train_on_prompt=True).rows[0]
+    assert model_tokenizer.decode(completion_ids).endswith("<|im_end|>\n")
+    im_end = model_tokenizer.convert_tokens_to_ids("<|im_end|>")  # 151645 in Qwen2.5's tokenizer
+    assert [i for i, label in enumerate(row["labels"]) if label == im_end] == [len(row["labels"]) - 2]
+    whole = tokenize(model_tokenizer, "translation", "java_to_cs", [example], 2048, train_on_prompt=True).rows[0]
     assert whole["labels"] == whole["input_ids"]
 
-    cut = tokenize(tiny_tokenizer, "translation", "java_to_cs", [example], max_length=len(prompt_ids) + 3)
+    cut = tokenize(model_tokenizer, "translation", "java_to_cs", [example], max_length=len(prompt_ids) + 3)
     assert cut.truncated == 1 and cut.rows[0]["labels"][-3:] == completion_ids[:3]
-    none = tokenize(tiny_tokenizer, "translation", "java_to_cs", [example], max_length=len(prompt_ids))
+    none = tokenize(model_tokenizer, "translation", "java_to_cs", [example], max_length=len(prompt_ids))
     assert none.dropped == 1 and not none.rows
 
 
-def test_packed_rows_restart_positions_and_do_not_attend_to_each_other(tiny_model_dir, tiny_tokenizer):
+def test_packed_rows_restart_positions_and_do_not_attend_to_each_other(model_dir, model_tokenizer):
     from transformers import AutoModelForCausalLM
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     examples = load_examples("summarization", "python", "train", SAMPLES_DIR, sample_size=6)
-    rows = tokenize(tiny_tokenizer, "summarization", "python", examples, max_length=512).rows
+    rows = tokenize(model_tokenizer, "summarization", "python", examples, max_length=512).rows
     packed = pack(rows, 512)
     assert len(packed) < len(rows)
     # every example lands whole in exactly one packed row
@@ -161,13 +164,13 @@ def test_packed_rows_restart_positions_and_do_not_attend_to_each_other(tiny_mode
         assert start == len(row["input_ids"]) <= 512
     assert sorted(pieces) == sorted(r["input_ids"] for r in rows)
 
-    batch = DataCollatorForLanguageModeling(pad_token_id=tiny_tokenizer.pad_token_id, padding_free=True)(packed[:1])
+    batch = DataCollatorForLanguageModeling(pad_token_id=model_tokenizer.pad_token_id, padding_free=True)(packed[:1])
     lengths = packed[0]["seq_lengths"]
     starts = [sum(lengths[:i]) for i in range(len(lengths))]
     assert [int(batch["position_ids"][0, s]) for s in starts] == [0] * len(lengths)
     assert all(int(batch["labels"][0, s]) == IGNORE_INDEX for s in starts)
 
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     with torch.no_grad():
         together = model(**batch, use_cache=False).logits[0]
         for start, length in zip(starts, lengths):
