@@ -14,7 +14,7 @@ import torch
 from conftest import REPO, run_script
 
 from codepeft.data import SAMPLES_DIR, load_examples
-from codepeft.modeling import choose_precision, load_for_inference
+from codepeft.modeling import choose_precision, load_for_inference, trainable_dtype
 from codepeft.training.arguments import build_parser
 from codepeft.training.data import IGNORE_INDEX, pack, tokenize
 from codepeft.training.run import build_model
@@ -73,12 +73,23 @@ def test_each_training_script_trains_and_writes_its_outputs(tiny_model_dir, tmp_
     assert rows[-1]["eval_loss"] and all(rows[-1][f"eval_{task}_loss"] for task in expected_tasks)
     assert (out / "loss_curve.png").stat().st_size > 1000
     assert (out / "tokenizer_config.json").is_file() and (out / "prompts.json").is_file()
+    assert config["precision"]["trainable_dtype"] == "float32"  # on CPU, for both methods
+    assert config["precision"]["trainable_dtypes_at_train_begin"] == {"float32": config["trainable_parameters"]}
     if method == "qlora":
         assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
         assert config["trainable_parameters"] < config["total_parameters"] / 10
+        assert saved_dtypes(out / "adapter_model.safetensors") == {"F32"}
     else:
         assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
         assert config["trainable_parameters"] == config["total_parameters"]
+        assert saved_dtypes(out / "model.safetensors") == {"F32"}
+
+
+def saved_dtypes(path) -> set[str]:
+    """The dtypes of the tensors in a safetensors file, read from its JSON header (not through torch)."""
+    with open(path, "rb") as handle:
+        header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+    return {entry["dtype"] for name, entry in header.items() if name != "__metadata__"}
 
 
 def _batch(tokenizer, n=2):
@@ -94,7 +105,8 @@ def test_qlora_trains_only_lora_on_a_4bit_base_and_the_adapter_reloads(tiny_mode
     import bitsandbytes as bnb
 
     args = build_parser("generation", "qlora").parse_args(["--base_model_name", str(tiny_model_dir)])
-    model = build_model(args, "qlora", choose_precision())
+    precision = choose_precision()
+    model = build_model(args, "qlora", precision, trainable_dtype("qlora", precision))
     assert sum(isinstance(m, bnb.nn.Linear4bit) for m in model.modules()) == 4 * 7  # every projection of 4 layers
     trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in name for name in trainable)
@@ -120,6 +132,83 @@ def test_qlora_trains_only_lora_on_a_4bit_base_and_the_adapter_reloads(tiny_mode
     with torch.no_grad():
         reloaded_logits = reloaded(**batch, use_cache=False).logits
     assert torch.allclose(trained_logits, reloaded_logits, atol=1e-5)
+
+
+@pytest.mark.parametrize("requested", ["auto", "bfloat16"])
+def test_trainable_dtype_after_trainer_init_is_the_policys_and_not_rounded(tiny_model_dir, tiny_tokenizer, tmp_path,
+                                                                           requested):
+    """TRL 1.16's SFTTrainer casts a quantised model's trainable parameters to bf16; the trainer puts them back."""
+    from datasets import Dataset
+
+    from codepeft.training.run import sft_config
+    from codepeft.training.trainer import MultiTaskTrainer, trainable_dtypes
+
+    args = build_parser("generation", "qlora").parse_args(quick_args(tiny_model_dir, tmp_path, "--trainable_dtype",
+                                                                     requested))
+    precision = choose_precision()
+    dtype = trainable_dtype("qlora", precision, requested)
+    assert dtype.name == {"auto": "float32", "bfloat16": "bfloat16"}[requested]  # on CPU
+    examples = load_examples("generation", "python", "train", SAMPLES_DIR, sample_size=2)
+    rows = Dataset.from_list([{**row, "task": "generation"} for row in
+                              tokenize(tiny_tokenizer, "generation", "python", examples, max_length=256).rows])
+
+    def trainer_on(model, **extra):
+        return MultiTaskTrainer(model=model, args=sft_config(args, tmp_path, precision, "adamw_torch"),
+                                train_dataset=rows, eval_dataset={"generation": rows}, processing_class=tiny_tokenizer,
+                                **extra)
+
+    plain = trainer_on(build_model(args, "qlora", precision, dtype))  # TRL alone
+    assert set(trainable_dtypes(plain.model)) == {"bfloat16"}
+    model = build_model(args, "qlora", precision, dtype)
+    before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    trainer = trainer_on(model, trainable_dtype=dtype.torch_dtype)
+    after = {name: p for name, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable_dtypes(trainer.model) == {dtype.name: sum(p.numel() for p in before.values())}
+    assert after.keys() == before.keys() and all(torch.equal(after[n], before[n]) for n in before)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("requested", ["auto", "bfloat16"])
+def test_recorded_trainable_dtype_is_what_trains_and_is_saved_fresh_and_resumed(tiny_model_dir, tmp_path, requested):
+    expected = {"auto": "float32", "bfloat16": "bfloat16"}[requested]
+    saved = {"float32": {"F32"}, "bfloat16": {"BF16"}}[expected]
+    full = tmp_path / "full"
+    args = quick_args(tiny_model_dir, full, "--trainable_dtype", requested)
+    args[args.index("--max_steps") + 1] = "4"
+    done = run_script("generation/qlora_train.py", *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(full / "checkpoint-2", resumed / "checkpoint-2")
+    args[args.index("--output_dir") + 1] = str(resumed)
+    done = run_script("generation/qlora_train.py", *args, "--resume_from_checkpoint", "latest")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for out in (full, resumed):
+        config = json.loads((out / "run_config.json").read_text())
+        precision = config["precision"]
+        assert config["status"] == "finished" and precision["trainable_dtype"] == expected
+        assert precision["trainable_dtypes_after_trainer_init"] == {expected: config["trainable_parameters"]}
+        assert precision["trainable_dtypes_at_train_begin"] == {expected: config["trainable_parameters"]}
+        assert saved_dtypes(out / "adapter_model.safetensors") == saved
+        assert saved_dtypes(out / "checkpoint-4" / "adapter_model.safetensors") == saved
+
+
+def test_trainable_dtype_policy_per_device():
+    from codepeft.errors import UserError
+    from codepeft.modeling import Precision
+
+    gpu = Precision("cuda", torch.bfloat16, bf16=True, fp16=False)
+    old_gpu = Precision("cuda", torch.float16, bf16=False, fp16=True)
+    cpu = Precision("cpu", torch.float32, bf16=False, fp16=False)
+    assert [trainable_dtype(method, p).name for p in (cpu, gpu, old_gpu) for method in ("qlora", "fft")] == \
+        ["float32", "float32", "bfloat16", "float32", "float32", "float32"]
+    assert "QLoRA recipe" in trainable_dtype("qlora", gpu).reason
+    assert "master" in trainable_dtype("fft", gpu).reason
+    chosen = trainable_dtype("fft", gpu, "bfloat16")
+    assert chosen.name == "bfloat16" and "no fp32 master copy" in chosen.reason
+    assert trainable_dtype("qlora", gpu, "float32").name == "float32"
+    with pytest.raises(UserError, match="no bf16 support"):
+        trainable_dtype("qlora", old_gpu, "bfloat16")
 
 
 def test_labels_are_ignored_exactly_on_prompt_tokens(model_tokenizer):
