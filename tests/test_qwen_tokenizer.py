@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import REPO, run_script
 
 from codepeft.chat import CHATML_TEMPLATE, inference_prompt
 from codepeft.data import SAMPLES_DIR, load_examples, read_task_file
@@ -258,3 +258,26 @@ def test_inference_scripts_end_to_end(qwen_tuned_dir, qwen_adapter_dir, tmp_path
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and sorted(p.name for p in (out / "cs_files").iterdir()) == \
         [f"translation_{i}.cs" for i in range(3)]
+
+
+# ---- the GPU check's dry run ----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_gpu_check_dry_run_on_cpu():
+    """benchmarks/gpu_check.py --device cpu --arch tiny: every part runs the GPU check's code and gives figures."""
+    done = run_script("benchmarks/gpu_check.py", "--device", "cpu", "--arch", "tiny", "--steps", "2", "--batch", "1",
+                      "--seq", "128", "--prompts", "2", "--max_new_tokens", "4", timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = {line["figure"]: line for line in map(json.loads, done.stdout.splitlines())}
+    assert list(figures) == ["model", "qlora", "fft", "trl_peer", "decode_batched", "decode_one_at_a_time", "total"]
+    # embedding (tied) + per layer q/k/v/o weights, q/k/v biases, gate/up/down, two norms + the final norm
+    assert figures["model"]["parameters"] == 151936 * 64 + 2 * (4 * 64 * 64 + 3 * 64 + 3 * 64 * 192 + 2 * 64) + 64
+    for name in ("qlora", "fft", "trl_peer"):
+        assert figures[name]["steps"] == 2 and figures[name]["tokens_per_s"] > 0 and figures[name]["peak_rss_gib"] > 0
+    lora_values = 2 * (4 * 8 * (64 + 64) + 3 * 8 * (64 + 192))  # r=8: A and B of q/k/v/o and gate/up/down, 2 layers
+    assert figures["qlora"]["trainable_dtypes"] == {"float32": lora_values}
+    assert figures["fft"]["trainable_dtypes"] == {"float32": figures["model"]["parameters"]}
+    assert figures["qlora"]["packing"]["translation"]["packed_rows"] < figures["qlora"]["packing"]["translation"]["rows"]
+    for name in ("decode_batched", "decode_one_at_a_time"):
+        assert figures[name]["prompts"] == 2 and 0 < figures[name]["new_tokens"] <= 8
+    assert figures["decode_batched"]["batch_size"] == 2 and figures["decode_one_at_a_time"]["batch_size"] == 1
+    assert figures["total"]["failed_parts"] == 0
