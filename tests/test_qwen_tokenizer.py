@@ -265,7 +265,7 @@ def test_inference_scripts_end_to_end(qwen_tuned_dir, qwen_adapter_dir, tmp_path
 def test_gpu_check_dry_run_on_cpu():
     """benchmarks/gpu_check.py --device cpu --arch tiny: every part runs the GPU check's code and gives figures."""
     done = run_script("benchmarks/gpu_check.py", "--device", "cpu", "--arch", "tiny", "--steps", "2", "--batch", "1",
-                      "--seq", "128", "--prompts", "2", "--max_new_tokens", "4", timeout=1200)
+                      "--seq", "256", "--prompts", "2", "--max_new_tokens", "4", timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     figures = {line["figure"]: line for line in map(json.loads, done.stdout.splitlines())}
     assert list(figures) == ["model", "qlora", "fft", "trl_peer", "decode_batched", "decode_one_at_a_time", "total"]
