@@ -252,13 +252,13 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: 12 on GPU, 3 on CPU)")
     parser.add_argument("--batch", type=int, default=None, help="rows per step (default: 4 on GPU, 2 on CPU)")
     parser.add_argument("--seq", type=int, default=None, help="packed row length (default: 1024 on GPU, 256 on CPU)")
-    parser.add_argument("--prompts", type=int, default=None, help="prompts to decode (default: 32 on GPU, 4 on CPU)")
+    parser.add_argument("--prompts", type=int, default=None, help="prompts to decode (default: 16 on GPU, 4 on CPU)")
     parser.add_argument("--max_new_tokens", type=int, default=None, help="default: 128 on GPU, 8 on CPU")
     parser.add_argument("--worker", choices=PARTS, help=argparse.SUPPRESS)
     parser.add_argument("--model_dir", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     gpu = opts.device == "cuda"
-    for name, on_gpu, on_cpu in (("steps", 12, 3), ("batch", 4, 2), ("seq", 1024, 256), ("prompts", 32, 4),
+    for name, on_gpu, on_cpu in (("steps", 12, 3), ("batch", 4, 2), ("seq", 1024, 256), ("prompts", 16, 4),
                                  ("max_new_tokens", 128, 8)):
         if getattr(opts, name) is None:
             setattr(opts, name, on_gpu if gpu else on_cpu)
