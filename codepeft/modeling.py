@@ -3,6 +3,12 @@
 Training and inference both load through here, so a QLoRA adapter is always decoded on a base
 quantised exactly as it was trained on. Precision follows the hardware: bf16 on GPUs that support it,
 fp16 on older GPUs, fp32 on CPU (a bf16 matmul on AVX2 CPUs runs ~100x slower than fp32).
+
+The dtype of the parameters that train (``trainable_dtype``) is chosen per device and method, the same for
+fresh and resumed runs (the trainer enforces it after TRL's and PEFT's own casts, and the run records
+what the parameters hold): fp32 on CPU; on a bf16 GPU, QLoRA follows the QLoRA recipe (bf16 LoRA weights,
+as TRL's SFTTrainer casts them) and FFT keeps fp32 master weights under bf16 autocast; ``bfloat16``
+for FFT (no fp32 master copy) only when asked for, with the reason recorded.
 """
 
 from __future__ import annotations
@@ -54,6 +60,48 @@ class Precision:
     def describe(self) -> dict[str, Any]:
         return {"device": self.device, "compute_dtype": str(self.compute_dtype).replace("torch.", ""),
                 "bf16": self.bf16, "fp16": self.fp16}
+
+
+TRAINABLE_DTYPES = ("auto", "float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class TrainableDtype:
+    """The dtype the trained parameters are kept in (LoRA weights for QLoRA, every weight for FFT), and why."""
+
+    name: str  # "float32" or "bfloat16"
+    reason: str
+
+    @property
+    def torch_dtype(self) -> Any:
+        import torch
+
+        return getattr(torch, self.name)
+
+
+def trainable_dtype(method: str, precision: Precision, requested: str = "auto") -> TrainableDtype:
+    """The dtype policy for ``method`` (``qlora`` or ``fft``) on ``precision``'s device; ``requested`` is
+    ``auto`` or a dtype the user asked for (``--trainable_dtype``). A UserError for bf16 on hardware without it."""
+    if requested not in TRAINABLE_DTYPES:
+        raise UserError(f"--trainable_dtype {requested}: valid: {', '.join(TRAINABLE_DTYPES)}")
+    if requested == "bfloat16" and precision.device == "cuda" and not precision.bf16:
+        raise UserError("--trainable_dtype bfloat16: this GPU has no bf16 support; use auto or float32")
+    if requested != "auto":
+        why = {("fft", "bfloat16"): "no fp32 master copy: half the weight and optimizer-state memory, but updates "
+                                    "smaller than ~1/256 of a weight round away (many at lr 1e-4)",
+               ("qlora", "bfloat16"): "the QLoRA recipe's bf16 LoRA weights"}.get((method, requested), "fp32 weights")
+        slow = "; bf16 matmuls are ~100x slower than fp32 on CPU" if precision.device == "cpu" and \
+            requested == "bfloat16" else ""
+        return TrainableDtype(requested, f"--trainable_dtype {requested}: {why}{slow}")
+    if precision.device == "cpu":
+        return TrainableDtype("float32", "CPU: fp32 throughout (bf16 matmuls run ~100x slower than fp32 on CPU)")
+    if not precision.bf16:
+        return TrainableDtype("float32", "fp16 mixed precision: its gradient scaler needs fp32 trainable weights")
+    if method == "qlora":
+        return TrainableDtype("bfloat16", "QLoRA recipe (Dettmers et al. 2023, as TRL's SFTTrainer casts): bf16 "
+                                          "LoRA weights on the NF4 base with bf16 compute")
+    return TrainableDtype("float32", "fp32 master weights with bf16 autocast (bf16 weights would round away "
+                                     "small updates)")
 
 
 def choose_precision() -> Precision:

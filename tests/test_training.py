@@ -14,11 +14,12 @@ import torch
 from conftest import REPO, run_script
 
 from codepeft.data import SAMPLES_DIR, load_examples
-from codepeft.modeling import choose_precision, load_for_inference
+from codepeft.modeling import choose_precision, load_for_inference, trainable_dtype
 from codepeft.training.arguments import build_parser
 from codepeft.training.data import IGNORE_INDEX, pack, tokenize
 from codepeft.training.run import build_model
 
+pytest_plugins = ("tokenizer_models",)  # model_dir, model_tokenizer: the sample-trained tokenizer, then Qwen2.5's
 SCOPE_TASKS = {"generation": ["generation"], "summarization": ["summarization"], "translation": ["translation"],
                "multitask": ["generation", "summarization", "translation"]}
 
@@ -72,12 +73,23 @@ def test_each_training_script_trains_and_writes_its_outputs(tiny_model_dir, tmp_
     assert rows[-1]["eval_loss"] and all(rows[-1][f"eval_{task}_loss"] for task in expected_tasks)
     assert (out / "loss_curve.png").stat().st_size > 1000
     assert (out / "tokenizer_config.json").is_file() and (out / "prompts.json").is_file()
+    assert config["precision"]["trainable_dtype"] == "float32"  # on CPU, for both methods
+    assert config["precision"]["trainable_dtypes_at_train_begin"] == {"float32": config["trainable_parameters"]}
     if method == "qlora":
         assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
         assert config["trainable_parameters"] < config["total_parameters"] / 10
+        assert saved_dtypes(out / "adapter_model.safetensors") == {"F32"}
     else:
         assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
         assert config["trainable_parameters"] == config["total_parameters"]
+        assert saved_dtypes(out / "model.safetensors") == {"F32"}
+
+
+def saved_dtypes(path) -> set[str]:
+    """The dtypes of the tensors in a safetensors file, read from its JSON header (not through torch)."""
+    with open(path, "rb") as handle:
+        header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+    return {entry["dtype"] for name, entry in header.items() if name != "__metadata__"}
 
 
 def _batch(tokenizer, n=2):
@@ -93,7 +105,8 @@ def test_qlora_trains_only_lora_on_a_4bit_base_and_the_adapter_reloads(tiny_mode
     import bitsandbytes as bnb
 
     args = build_parser("generation", "qlora").parse_args(["--base_model_name", str(tiny_model_dir)])
-    model = build_model(args, "qlora", choose_precision())
+    precision = choose_precision()
+    model = build_model(args, "qlora", precision, trainable_dtype("qlora", precision))
     assert sum(isinstance(m, bnb.nn.Linear4bit) for m in model.modules()) == 4 * 7  # every projection of 4 layers
     trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in name for name in trainable)
@@ -121,34 +134,113 @@ def test_qlora_trains_only_lora_on_a_4bit_base_and_the_adapter_reloads(tiny_mode
     assert torch.allclose(trained_logits, reloaded_logits, atol=1e-5)
 
 
-def test_labels_are_ignored_exactly_on_prompt_tokens(tiny_tokenizer):
+@pytest.mark.parametrize("requested", ["auto", "bfloat16"])
+def test_trainable_dtype_after_trainer_init_is_the_policys_and_not_rounded(tiny_model_dir, tiny_tokenizer, tmp_path,
+                                                                           requested):
+    """TRL 1.16's SFTTrainer casts a quantised model's trainable parameters to bf16; the trainer puts them back."""
+    from datasets import Dataset
+
+    from codepeft.training.run import sft_config
+    from codepeft.training.trainer import MultiTaskTrainer, trainable_dtypes
+
+    args = build_parser("generation", "qlora").parse_args(quick_args(tiny_model_dir, tmp_path, "--trainable_dtype",
+                                                                     requested))
+    precision = choose_precision()
+    dtype = trainable_dtype("qlora", precision, requested)
+    assert dtype.name == {"auto": "float32", "bfloat16": "bfloat16"}[requested]  # on CPU
+    examples = load_examples("generation", "python", "train", SAMPLES_DIR, sample_size=2)
+    rows = Dataset.from_list([{**row, "task": "generation"} for row in
+                              tokenize(tiny_tokenizer, "generation", "python", examples, max_length=256).rows])
+
+    def trainer_on(model, **extra):
+        return MultiTaskTrainer(model=model, args=sft_config(args, tmp_path, precision, "adamw_torch"),
+                                train_dataset=rows, eval_dataset={"generation": rows}, processing_class=tiny_tokenizer,
+                                **extra)
+
+    plain = trainer_on(build_model(args, "qlora", precision, dtype))  # TRL alone
+    assert set(trainable_dtypes(plain.model)) == {"bfloat16"}
+    model = build_model(args, "qlora", precision, dtype)
+    before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    trainer = trainer_on(model, trainable_dtype=dtype.torch_dtype)
+    after = {name: p for name, p in trainer.model.named_parameters() if p.requires_grad}
+    assert trainable_dtypes(trainer.model) == {dtype.name: sum(p.numel() for p in before.values())}
+    assert after.keys() == before.keys() and all(torch.equal(after[n], before[n]) for n in before)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("requested", ["auto", "bfloat16"])
+def test_recorded_trainable_dtype_is_what_trains_and_is_saved_fresh_and_resumed(tiny_model_dir, tmp_path, requested):
+    expected = {"auto": "float32", "bfloat16": "bfloat16"}[requested]
+    saved = {"float32": {"F32"}, "bfloat16": {"BF16"}}[expected]
+    full = tmp_path / "full"
+    args = quick_args(tiny_model_dir, full, "--trainable_dtype", requested)
+    args[args.index("--max_steps") + 1] = "4"
+    done = run_script("generation/qlora_train.py", *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copytree(full / "checkpoint-2", resumed / "checkpoint-2")
+    args[args.index("--output_dir") + 1] = str(resumed)
+    done = run_script("generation/qlora_train.py", *args, "--resume_from_checkpoint", "latest")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for out in (full, resumed):
+        config = json.loads((out / "run_config.json").read_text())
+        precision = config["precision"]
+        assert config["status"] == "finished" and precision["trainable_dtype"] == expected
+        assert precision["trainable_dtypes_after_trainer_init"] == {expected: config["trainable_parameters"]}
+        assert precision["trainable_dtypes_at_train_begin"] == {expected: config["trainable_parameters"]}
+        assert saved_dtypes(out / "adapter_model.safetensors") == saved
+        assert saved_dtypes(out / "checkpoint-4" / "adapter_model.safetensors") == saved
+
+
+def test_trainable_dtype_policy_per_device():
+    from codepeft.errors import UserError
+    from codepeft.modeling import Precision
+
+    gpu = Precision("cuda", torch.bfloat16, bf16=True, fp16=False)
+    old_gpu = Precision("cuda", torch.float16, bf16=False, fp16=True)
+    cpu = Precision("cpu", torch.float32, bf16=False, fp16=False)
+    assert [trainable_dtype(method, p).name for p in (cpu, gpu, old_gpu) for method in ("qlora", "fft")] == \
+        ["float32", "float32", "bfloat16", "float32", "float32", "float32"]
+    assert "QLoRA recipe" in trainable_dtype("qlora", gpu).reason
+    assert "master" in trainable_dtype("fft", gpu).reason
+    chosen = trainable_dtype("fft", gpu, "bfloat16")
+    assert chosen.name == "bfloat16" and "no fp32 master copy" in chosen.reason
+    assert trainable_dtype("qlora", gpu, "float32").name == "float32"
+    with pytest.raises(UserError, match="no bf16 support"):
+        trainable_dtype("qlora", old_gpu, "bfloat16")
+
+
+def test_labels_are_ignored_exactly_on_prompt_tokens(model_tokenizer):
     from codepeft.chat import format_example
     from codepeft.tasks import get_task
 
     example = load_examples("translation", "java_to_cs", "train", SAMPLES_DIR, sample_size=1)[0]
-    formatted = format_example(tiny_tokenizer, get_task("translation"), example, "java_to_cs")
-    prompt_ids = tiny_tokenizer(formatted.prompt, add_special_tokens=False)["input_ids"]
-    completion_ids = tiny_tokenizer(formatted.completion, add_special_tokens=False)["input_ids"]
+    formatted = format_example(model_tokenizer, get_task("translation"), example, "java_to_cs")
+    prompt_ids = model_tokenizer(formatted.prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = model_tokenizer(formatted.completion, add_special_tokens=False)["input_ids"]
 
-    row = tokenize(tiny_tokenizer, "translation", "java_to_cs", [example], max_length=2048).rows[0]
+    row = tokenize(model_tokenizer, "translation", "java_to_cs", [example], max_length=2048).rows[0]
     assert row["input_ids"] == prompt_ids + completion_ids
     assert row["labels"] == [IGNORE_INDEX] * len(prompt_ids) + completion_ids
-    assert tiny_tokenizer.decode(completion_ids).endswith("<|im_end|>\n")
-    whole = tokenize(tiny_tokenizer, "translation", "java_to_cs", [example], 2048, train_on_prompt=True).rows[0]
+    assert model_tokenizer.decode(completion_ids).endswith("<|im_end|>\n")
+    im_end = model_tokenizer.convert_tokens_to_ids("<|im_end|>")  # 151645 in Qwen2.5's tokenizer
+    assert [i for i, label in enumerate(row["labels"]) if label == im_end] == [len(row["labels"]) - 2]
+    whole = tokenize(model_tokenizer, "translation", "java_to_cs", [example], 2048, train_on_prompt=True).rows[0]
     assert whole["labels"] == whole["input_ids"]
 
-    cut = tokenize(tiny_tokenizer, "translation", "java_to_cs", [example], max_length=len(prompt_ids) + 3)
+    cut = tokenize(model_tokenizer, "translation", "java_to_cs", [example], max_length=len(prompt_ids) + 3)
     assert cut.truncated == 1 and cut.rows[0]["labels"][-3:] == completion_ids[:3]
-    none = tokenize(tiny_tokenizer, "translation", "java_to_cs", [example], max_length=len(prompt_ids))
+    none = tokenize(model_tokenizer, "translation", "java_to_cs", [example], max_length=len(prompt_ids))
     assert none.dropped == 1 and not none.rows
 
 
-def test_packed_rows_restart_positions_and_do_not_attend_to_each_other(tiny_model_dir, tiny_tokenizer):
+def test_packed_rows_restart_positions_and_do_not_attend_to_each_other(model_dir, model_tokenizer):
     from transformers import AutoModelForCausalLM
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     examples = load_examples("summarization", "python", "train", SAMPLES_DIR, sample_size=6)
-    rows = tokenize(tiny_tokenizer, "summarization", "python", examples, max_length=512).rows
+    rows = tokenize(model_tokenizer, "summarization", "python", examples, max_length=512).rows
     packed = pack(rows, 512)
     assert len(packed) < len(rows)
     # every example lands whole in exactly one packed row
@@ -161,13 +253,13 @@ def test_packed_rows_restart_positions_and_do_not_attend_to_each_other(tiny_mode
         assert start == len(row["input_ids"]) <= 512
     assert sorted(pieces) == sorted(r["input_ids"] for r in rows)
 
-    batch = DataCollatorForLanguageModeling(pad_token_id=tiny_tokenizer.pad_token_id, padding_free=True)(packed[:1])
+    batch = DataCollatorForLanguageModeling(pad_token_id=model_tokenizer.pad_token_id, padding_free=True)(packed[:1])
     lengths = packed[0]["seq_lengths"]
     starts = [sum(lengths[:i]) for i in range(len(lengths))]
     assert [int(batch["position_ids"][0, s]) for s in starts] == [0] * len(lengths)
     assert all(int(batch["labels"][0, s]) == IGNORE_INDEX for s in starts)
 
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     with torch.no_grad():
         together = model(**batch, use_cache=False).logits[0]
         for start, length in zip(starts, lengths):

@@ -9,7 +9,7 @@ from codepeft.cli import parse_list
 from codepeft.data.mixing import STRATEGIES
 from codepeft.data.sampling import check_sample_size
 from codepeft.errors import UserError
-from codepeft.modeling import DEFAULT_BASE_MODEL, resolve_model_name, short_name
+from codepeft.modeling import DEFAULT_BASE_MODEL, TRAINABLE_DTYPES, resolve_model_name, short_name
 from codepeft.tasks import TASK_NAMES, get_task
 
 METHODS = ("qlora", "fft")
@@ -82,6 +82,9 @@ def build_parser(scope: str, method: str) -> argparse.ArgumentParser:
     more.add_argument("--gradient_checkpointing", action="store_true", help="trade compute for memory (off, as in the study)")
     more.add_argument("--optim", default="auto",
                       help="optimizer; auto: paged_adamw_8bit on GPU, adamw_torch on CPU")
+    more.add_argument("--trainable_dtype", default="auto", choices=TRAINABLE_DTYPES,
+                      help="dtype of the trained weights; auto: float32 on CPU; on a bf16 GPU bfloat16 LoRA weights "
+                           "(QLoRA recipe) and float32 FFT master weights under bf16 autocast")
     more.add_argument("--mixing", default="concat", choices=STRATEGIES, help="how tasks are mixed in an epoch")
     more.add_argument("--mixing_temperature", type=float, default=2.0, help="T for --mixing temperature")
     more.add_argument("--packing", action="store_true",

@@ -30,20 +30,22 @@ def resolve_resume(value: str | None, output_dir: Path) -> str | None:
     return value
 
 
-def build_model(args: argparse.Namespace, method: str, precision):
-    """The model to train: a 4-bit base with LoRA (QLoRA), or the full model (FFT)."""
+def build_model(args: argparse.Namespace, method: str, precision, dtype):
+    """The model to train: a 4-bit base with LoRA (QLoRA), or the full model (FFT); trained weights in ``dtype``
+    (a ``modeling.TrainableDtype``)."""
     from codepeft.modeling import load_base_model, lora_config
 
-    model = load_base_model(args.base_model_name, quantize_4bit=method == "qlora", precision=precision)
+    model = load_base_model(args.base_model_name, quantize_4bit=method == "qlora", precision=precision,
+                            dtype=dtype.torch_dtype if method == "fft" else None)
     model.config.use_cache = False
     if method == "qlora":
         from peft import get_peft_model, prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
         model = get_peft_model(model, lora_config(args.lora_r, args.lora_alpha, args.lora_dropout))
-        for parameter in model.parameters():  # LoRA weights in the compute precision's master dtype (fp32)
+        for parameter in model.parameters():
             if parameter.requires_grad:
-                parameter.data = parameter.data.float()
+                parameter.data = parameter.data.to(dtype.torch_dtype)
     elif args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     return model
@@ -173,9 +175,15 @@ def run_training(args: argparse.Namespace, scope: str, method: str) -> int:
     import torch
     from transformers import EarlyStoppingCallback, set_seed
 
-    from codepeft.modeling import choose_precision, load_tokenizer
+    from codepeft.modeling import choose_precision, load_tokenizer, trainable_dtype
     from codepeft.training.generation_eval import make_generation_eval
-    from codepeft.training.trainer import GenerationEval, MultiTaskTrainer, StopOnSignal
+    from codepeft.training.trainer import (
+        GenerationEval,
+        MultiTaskTrainer,
+        RecordTrainableDtypes,
+        StopOnSignal,
+        trainable_dtypes,
+    )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     set_seed(args.seed)
@@ -184,18 +192,20 @@ def run_training(args: argparse.Namespace, scope: str, method: str) -> int:
                                                          else "adamw_torch")
     if args.optim == "auto" and precision.device == "cpu":
         log.info("no GPU: optimizer adamw_torch (paged 8-bit optimizers need CUDA)")
-    log.info("precision: %s", precision.describe())
+    dtype = trainable_dtype(method, precision, args.trainable_dtype)
+    log.info("precision: %s; trained weights in %s (%s)", precision.describe(), dtype.name, dtype.reason)
 
     tokenizer = load_tokenizer(args.base_model_name)
     output_dir.mkdir(parents=True, exist_ok=True)
     train_dataset, eval_datasets, statistics, eval_examples = prepare_datasets(args, plan, tokenizer, overrides,
                                                                                output_dir)
-    model = build_model(args, method, precision)
+    model = build_model(args, method, precision, dtype)
     trainable, total = parameter_counts(model)
     log.info("parameters: %d trainable of %d (%.2f%%)", trainable, total, 100 * trainable / total)
 
-    stopper = StopOnSignal()
-    callbacks = [EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold), stopper]
+    stopper, dtypes_seen = StopOnSignal(), RecordTrainableDtypes(dtype.name)
+    callbacks = [EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold), stopper,
+                 dtypes_seen]
     if args.generation_eval_samples > 0:
         callbacks.append(GenerationEval(make_generation_eval(tokenizer, eval_examples, args.generation_eval_samples,
                                                              overrides)))
@@ -203,13 +213,17 @@ def run_training(args: argparse.Namespace, scope: str, method: str) -> int:
         model=model, args=sft_config(args, output_dir, precision, optimizer), train_dataset=train_dataset,
         eval_dataset=eval_datasets, processing_class=tokenizer,
         callbacks=callbacks,
-        mixing=args.mixing, mixing_temperature=args.mixing_temperature,
+        mixing=args.mixing, mixing_temperature=args.mixing_temperature, trainable_dtype=dtype.torch_dtype,
     )
+    after_init = trainable_dtypes(trainer.model)
+    if set(after_init) != {dtype.name}:
+        raise RuntimeError(f"the trained parameters are {after_init} after the trainer was built, not {dtype.name}")
     config: dict[str, Any] = {
         "status": "running", "method": method, "scope": scope, "tasks": plan.tasks,
         "base_model_name": args.base_model_name, "arguments": vars(args), "command": report.command_line(),
-        "precision": precision.describe(), "optimizer": optimizer,
-        "lora_weights_dtype": "float32" if method == "qlora" else None,
+        "precision": {**precision.describe(), "trainable_dtype": dtype.name, "trainable_dtype_reason": dtype.reason,
+                      "trainable_dtypes_after_trainer_init": after_init, "trainable_dtypes_at_train_begin": None},
+        "optimizer": optimizer,
         "loss_on": "whole text (--train_on_prompt)" if args.train_on_prompt else "assistant reply only",
         "versions": report.package_versions(), "git_commit": report.git_commit(), "seed": args.seed,
         "data": statistics["examples"], "task_distribution": statistics["task_distribution"],
@@ -226,6 +240,7 @@ def run_training(args: argparse.Namespace, scope: str, method: str) -> int:
     start = time.time()
     trainer.train(resume_from_checkpoint=resume)
     config["train_runtime_s"] = round(time.time() - start, 2)
+    config["precision"]["trainable_dtypes_at_train_begin"] = dtypes_seen.at_train_begin
     if tracker is not None:
         emissions_kg = tracker.stop()
         config["emissions"] = {"co2_kg": emissions_kg, "energy_kwh": tracker.final_emissions_data.energy_consumed,

@@ -1,10 +1,12 @@
-"""The trainer: TRL's SFTTrainer with per-task evaluation, task mixing, and a clean stop on SIGTERM."""
+"""The trainer: TRL's SFTTrainer with per-task evaluation, task mixing, the trained weights' dtype enforced, and a
+clean stop on SIGTERM."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import time
+from collections import Counter
 from typing import Any
 
 from transformers import TrainerCallback
@@ -15,6 +17,15 @@ from codepeft.data.mixing import MixtureSampler
 log = logging.getLogger(__name__)
 
 
+def trainable_dtypes(model) -> dict[str, int]:
+    """``{dtype name: number of trainable values}`` over the parameters with ``requires_grad``."""
+    counts: Counter[str] = Counter()
+    for parameter in model.parameters():
+        if parameter.requires_grad:
+            counts[str(parameter.dtype).removeprefix("torch.")] += parameter.numel()
+    return dict(counts)
+
+
 class MultiTaskTrainer(SFTTrainer):
     """SFTTrainer that evaluates each task's validation set and reports their mean as ``eval_loss``.
 
@@ -22,11 +33,41 @@ class MultiTaskTrainer(SFTTrainer):
     ``task`` column when packing), and ``eval_loss`` is the example-weighted mean of the task losses,
     so model selection and early stopping see one number and the log keeps every task's.
     Training rows carry a ``task`` column that the :class:`MixtureSampler` draws by.
+
+    ``trainable_dtype`` (a torch dtype) is enforced on every trainable parameter after ``SFTTrainer.__init__``
+    (TRL 1.16 casts a quantised model's trainable parameters to bf16 there; the values from before are put
+    back, not rounded through bf16), after resuming from a checkpoint and after loading the best one (PEFT's
+    ``load_adapter`` casts adapters to fp32), so a fresh and a resumed run train in the same dtype.
     """
 
-    def __init__(self, *args: Any, mixing: str = "concat", mixing_temperature: float = 1.0, **kwargs: Any):
+    def __init__(self, *args: Any, mixing: str = "concat", mixing_temperature: float = 1.0,
+                 trainable_dtype: Any = None, **kwargs: Any):
         self.mixing, self.mixing_temperature = mixing, mixing_temperature
+        self.trainable_dtype = trainable_dtype
+        model = kwargs.get("model", args[0] if args else None)
+        quantised = getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)
+        before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad} \
+            if trainable_dtype is not None and quantised else {}  # the small adapters TRL is about to cast
         super().__init__(*args, **kwargs)
+        self.enforce_trainable_dtype(before)
+
+    def enforce_trainable_dtype(self, originals: dict[str, Any] | None = None) -> None:
+        """Put every trainable parameter in ``trainable_dtype`` (from ``originals`` where given: no rounding)."""
+        if self.trainable_dtype is None:
+            return
+        originals = originals or {}
+        for name, parameter in self.model.named_parameters():
+            if parameter.requires_grad and parameter.dtype != self.trainable_dtype:
+                source = originals.get(name, parameter.data)
+                parameter.data = source.to(device=parameter.device, dtype=self.trainable_dtype)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        self.enforce_trainable_dtype()
+
+    def _load_best_model(self):
+        super()._load_best_model()
+        self.enforce_trainable_dtype()
 
     def _get_train_sampler(self, train_dataset=None):
         return MixtureSampler(self.train_dataset["task"], self.mixing, self.mixing_temperature, seed=self.args.seed)
@@ -71,6 +112,23 @@ class StopOnSignal(TrainerCallback):
         if self.received is not None:
             control.should_save = True
             control.should_training_stop = True
+        return control
+
+
+class RecordTrainableDtypes(TrainerCallback):
+    """Reads the trained parameters' dtypes when training begins (after a resume has loaded its checkpoint);
+    a RuntimeError, before any step, when they are not all ``expected``."""
+
+    def __init__(self, expected: str) -> None:
+        self.expected = expected
+        self.at_train_begin: dict[str, int] | None = None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if model is not None:
+            self.at_train_begin = trainable_dtypes(model)
+            if set(self.at_train_begin) != {self.expected}:
+                raise RuntimeError(f"the trained parameters are {self.at_train_begin} when training begins, "
+                                   f"not {self.expected}")
         return control
 
 
