@@ -1,7 +1,6 @@
 """The experiment runner: config validation, the plan, SLURM scripts, and a two-configuration run end to end."""
 
 import csv
-import re
 
 import pytest
 import yaml

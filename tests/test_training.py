@@ -61,6 +61,9 @@ def test_each_training_script_trains_and_writes_its_outputs(tiny_model_dir, tmp_
     assert {key.split("/")[0] for key in statistics["train"]} == set(expected_tasks)
     if "--languages" in extra:
         assert list(statistics["train"]) == ["summarization/java"]
+    if "summarization" in expected_tasks:  # the samples' summaries all leave the code with their docstrings
+        counts = statistics["left_out_leaking_reference"]
+        assert counts and all(c["left_out"] == 0 and c["examples"] > 0 for c in counts.values()), counts
     if "--track_emissions" in extra:  # codecarbon's offline tracker
         assert config["emissions"]["energy_kwh"] > 0 and (out / "emissions.csv").is_file()
     if "--generation_eval_samples" in extra:  # decoded validation examples scored with the task metric

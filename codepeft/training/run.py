@@ -62,6 +62,7 @@ def prepare_datasets(args: argparse.Namespace, plan: TrainingPlan, tokenizer, ov
     """Train rows (a ``task`` column for mixing) and one evaluation set per task, plus their statistics."""
     from datasets import Dataset
 
+    from codepeft.data import left_out_counts
     from codepeft.training import data
 
     train_examples, eval_examples = data.load_task_examples(plan.tasks, args.data_dir, args.sample_size,
@@ -110,6 +111,8 @@ def prepare_datasets(args: argparse.Namespace, plan: TrainingPlan, tokenizer, ov
         "packing": packing,
         "mixing": mixing_summary(args, train_rows_per_task),
         "sample_size": args.sample_size, "val_sample_size": args.val_sample_size,
+        # summarization examples whose reference summary stays in the code after its docstring is removed
+        "left_out_leaking_reference": left_out_counts(),
     }
     return Dataset.from_list(train_rows), eval_datasets, statistics, eval_examples
 
