@@ -52,7 +52,7 @@ def analysed(tmp_path_factory):
     (folder / "broken.java").write_text("public class Broken {\n    void f( {\n}\n", encoding="utf-8")
     out = tmp_path_factory.mktemp("java-out")
     results = {tool: rows(analyse_folder(tool, folder, out, jobs=1, quiet=True))
-               for tool in ("pmd", "checkstyle", "sonar", "lizard")}
+               for tool in ("pmd", "checkstyle", "sonarlike", "lizard")}
     return folder, out, results
 
 
@@ -85,7 +85,7 @@ def test_checkstyle_categories_with_each_configuration(analysed, tmp_path):
 
 def test_bare_methods_are_wrapped_and_mapped_back(analysed, tmp_path):
     folder, out, results = analysed
-    for tool in ("pmd", "checkstyle", "sonar"):
+    for tool in ("pmd", "checkstyle", "sonarlike"):
         assert results[tool]["bare_method"]["status"] == "wrapped"
         saved = raw(out, tool, "bare_method")["records"][0]
         lines = [int(v.get("beginline") or v.get("line")) for v in saved["violations"]]
@@ -101,16 +101,16 @@ def test_bare_methods_are_wrapped_and_mapped_back(analysed, tmp_path):
 
 def test_offline_sonar_route_for_java(analysed):
     _, out, results = analysed
-    row = results["sonar"]["Violations"]
+    row = results["sonarlike"]["Violations"]
     assert (row["Security_Hotspots"], row["Reliability"]) == ("1", "2")  # HardCodedCryptoKey; EmptyCatchBlock + synchronized
     assert int(row["CoC"]) == 4 and int(row["Maintainability"]) > 0
-    assert results["sonar"]["bare_method"]["CoC"] == "3"  # for: 1, if nested in it: 2
-    assert json.loads((out / "sonar_summary.json").read_text())["route"] == "offline"
+    assert results["sonarlike"]["bare_method"]["CoC"] == "3"  # for: 1, if nested in it: 2
+    assert json.loads((out / "sonarlike_summary.json").read_text())["route"].startswith("offline")
 
 
 def test_bad_java_files(analysed):
     _, out, results = analysed
-    for tool in ("pmd", "checkstyle", "sonar"):
+    for tool in ("pmd", "checkstyle", "sonarlike"):
         statuses = {name: results[tool][name]["status"] for name in ("empty", "binary", "broken")}
         assert statuses == {"empty": "empty", "binary": "binary", "broken": "parse_error"}, tool
         assert results[tool]["broken"][list(results[tool]["broken"])[1]] == ""

@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import Any
 
+from codepeft.provenance import add_protocol_argument
 from codepeft.quality.runner import DEFAULT_TIMEOUT, analyse_folder
 
 
@@ -27,7 +28,9 @@ def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per_file", action="store_true",
                         help="one tool process per file, as the study did (slow; for comparisons)")
     parser.add_argument("--no_resume", action="store_true",
-                        help="analyse every file again instead of reusing raw outputs of unchanged files")
+                        help="analyse every file again instead of reusing raw outputs of unchanged files "
+                             "(a raw output is reused only under the same tool version, options, timeout and protocol)")
+    add_protocol_argument(parser)
 
 
 def run_tools(tools: list[str], args: argparse.Namespace, options: dict[str, dict[str, Any]] | None = None,
@@ -35,5 +38,5 @@ def run_tools(tools: list[str], args: argparse.Namespace, options: dict[str, dic
     """Run each tool over ``args.input_dir`` (each prints its summary line)."""
     for tool in tools:
         analyse_folder(tool, args.input_dir, args.output_dir, jobs=args.jobs, per_file=args.per_file,
-                       timeout=args.timeout, resume=not args.no_resume, language=language,
+                       timeout=args.timeout, resume=not args.no_resume, language=language, protocol=args.protocol,
                        **(options or {}).get(tool, {}))

@@ -4,8 +4,9 @@ Layout under the output folder::
 
     <tool>.csv              Task ID, the tool's columns, status
     <tool>_summary.json     files analysed, violations by category and rule, files not analysable and why
-    raw/<tool>/<id>.json    that file's own tool records, status, values, and the input's sha256
-                            (a rerun reuses a raw file whose sha256 and settings still match)
+    raw/<tool>/<id>.json    that file's own tool records, status, values, the input's sha256 and the reuse
+                            key (a rerun reuses a raw file only when both still match)
+    <tool>.csv.provenance.json  protocol, tool versions, options, wrapping route (codepeft.provenance)
 """
 
 from __future__ import annotations
@@ -26,17 +27,22 @@ def raw_path(output_dir: Path, tool: str, task_id: str) -> Path:
     return output_dir / "raw" / tool / f"{task_id}.json"
 
 
-def write_raw(output_dir: Path, tool: str, result: FileResult, sha256: str, settings: dict[str, Any]) -> None:
-    """Write one file's raw output (atomically, so an interrupted run never leaves a torn one)."""
+def write_raw(output_dir: Path, tool: str, result: FileResult, sha256: str, settings: dict[str, Any],
+              key: str) -> None:
+    """Write one file's raw output (atomically, so an interrupted run never leaves a torn one).
+
+    ``key`` is :func:`codepeft.provenance.settings_key` of everything that changes the result (tool and
+    version, options, timeout, protocol); ``settings`` are stored beside it for people to read.
+    """
     write_json(raw_path(output_dir, tool, result.task_id), {
         "task_id": result.task_id, "tool": tool, "status": result.status, "detail": result.detail,
-        "sha256": sha256, "settings": settings, "values": result.values,
+        "sha256": sha256, "key": key, "settings": settings, "values": result.values,
         "violations": [list(v) for v in result.violations], "records": result.records,
     })
 
 
-def load_raw(output_dir: Path, tool: str, task_id: str, sha256: str, settings: dict[str, Any]) -> FileResult | None:
-    """A previous run's result for this exact input and settings, or None."""
+def load_raw(output_dir: Path, tool: str, task_id: str, sha256: str, key: str) -> FileResult | None:
+    """A previous run's result for this exact input (``sha256``) and reuse ``key``, or None."""
     path = raw_path(output_dir, tool, task_id)
     if not path.is_file():
         return None
@@ -44,7 +50,7 @@ def load_raw(output_dir: Path, tool: str, task_id: str, sha256: str, settings: d
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
-    if saved.get("sha256") != sha256 or saved.get("settings") != json.loads(json.dumps(settings)):
+    if saved.get("sha256") != sha256 or saved.get("key") != key:
         return None
     return FileResult(task_id, status=saved["status"], values=saved["values"],
                       violations=[tuple(v) for v in saved["violations"]], records=saved["records"],
