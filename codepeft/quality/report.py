@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from codepeft.io import write_csv, write_json
-from codepeft.quality.base import FileResult
+from codepeft.quality.base import ANALYSED_STATUSES, FileResult
 
 ID_COLUMN = "Task ID"
 
@@ -69,9 +69,11 @@ def summarise(tool: str, results: Sequence[FileResult], columns: Sequence[str], 
     totals = {col: sum(r.values[col] for r in analysed if isinstance(r.values.get(col), int | float))
               for col in columns}
     failed = [{"task_id": r.task_id, "status": r.status, "detail": r.detail} for r in results if not r.analysed]
+    zero_rows = sum(1 for r in results if not r.analysed and r.values and all(v == 0 for v in r.values.values()))
     return {
         "tool": tool, **extra,
-        "files": len(results), "analysed": len(analysed), "not_analysable": len(failed),
+        "files": len(results), "analysed": len(analysed), "not_analysable": len(failed), "zero_rows": zero_rows,
+        "syntax_errors_counted": sum(r.status == "syntax_error" for r in analysed),
         "status_counts": dict(sorted(Counter(r.status for r in results).items())),
         "column_totals": totals,
         "violations_by_category": dict(by_category.most_common()),
@@ -84,13 +86,17 @@ def summary_line(summary: dict[str, Any], csv_path: Path) -> str:
     """One line for the terminal: how many files, how many not analysable and why."""
     counts = summary["status_counts"]
     line = f"{summary['tool']}: {summary['files']} files, {summary['analysed']} analysed"
-    if counts.get("syntax_error"):
-        line += f" ({counts['syntax_error']} with syntax errors, counted)"
+    if summary["syntax_errors_counted"]:
+        line += f" ({summary['syntax_errors_counted']} with syntax errors, counted)"
     if counts.get("wrapped"):
         line += f" ({counts['wrapped']} bare members wrapped in a class)"
+    if counts.get("study_wrapped"):
+        line += f" ({counts['study_wrapped']} wrapped the study's way)"
     if summary["not_analysable"]:
-        reasons = ", ".join(f"{n} {status}" for status, n in counts.items() if status not in ("ok", "wrapped", "syntax_error"))
+        reasons = ", ".join(f"{n} {status}" for status, n in counts.items() if status not in ANALYSED_STATUSES)
         line += f"; {summary['not_analysable']} not analysable ({reasons})"
+    if summary.get("protocol") == "study" and summary.get("zero_rows"):
+        line += f"; {summary['zero_rows']} of them 0 in every column, the study's convention"
     route = f" [route: {summary['route']}]" if "route" in summary else ""
     return line + f" -> {csv_path}{route}"
 
