@@ -129,3 +129,21 @@ def test_batched_and_per_file_give_identical_csvs(tmp_path):
         assert batched.read_text() == per_file.read_text(), tool
     statuses = sorted(r["status"] for r in rows(tmp_path / "batched" / "pmd.csv").values())
     assert statuses == ["ok", "wrapped", "wrapped"]
+
+
+def test_checkstyle_names_its_sealed_class_limit(tmp_path):
+    """Debian's Checkstyle 8.36 cannot parse a Java 17 sealed class: the status names the limit, not the code."""
+    (tmp_path / "Shape.java").write_text(
+        "/** Shapes. */\npublic sealed interface Shape permits Circle, Square {\n}\n", encoding="utf-8")
+    (tmp_path / "Plain.java").write_text("/** Plain. */\npublic final class Plain {\n}\n", encoding="utf-8")
+    default = rows(analyse_folder("checkstyle", tmp_path, tmp_path / "d", quiet=True))
+    version = json.loads((tmp_path / "d" / "checkstyle.csv.provenance.json").read_text())["tools"]["checkstyle"]
+    if not version.startswith("8."):  # a newer jar from CHECKSTYLE_JAR parses it
+        assert default["Shape"]["status"] == "ok"
+        return
+    assert default["Shape"]["status"] == "unsupported_sealed_class" and default["Shape"]["whitespace"] == ""
+    assert default["Plain"]["status"] == "ok"
+    detail = json.loads((tmp_path / "d" / "checkstyle_summary.json").read_text())["failed_files"][0]["detail"]
+    assert detail == f"Checkstyle {version} cannot parse Java 17 sealed classes (support arrived in 8.42)"
+    study = rows(analyse_folder("checkstyle", tmp_path, tmp_path / "s", quiet=True, protocol="study"))
+    assert study["Shape"]["status"] == "unsupported_sealed_class" and study["Shape"]["javadoc"] == "0"
