@@ -50,6 +50,10 @@ def test_chunks_cover_all_files_once(tmp_path):
         assert [f for chunk in chunks for f in chunk] == files
         assert len(chunks) >= min(jobs, len(files)) and max(map(len, chunks)) <= max_chunk
     assert chunk_files(files, 2, 250, per_file=True) == [[f] for f in files]
+    # a process's start-up is not worth it for fewer than min_chunk files: small folders use fewer processes
+    assert [len(c) for c in chunk_files(files, 4, 250, per_file=False, min_chunk=10)] == [8, 8, 7]
+    assert [len(c) for c in chunk_files(files, 2, 250, per_file=False, min_chunk=100)] == [23]
+    assert [len(c) for c in chunk_files(files, 1, 10, per_file=False, min_chunk=100)] == [8, 8, 7]
 
 
 def test_run_command_timeout_and_failure():

@@ -89,6 +89,9 @@ class Analyser(ABC):
     columns: ClassVar[tuple[str, ...]]
     in_process: ClassVar[bool] = False  # True: no subprocess; chunks run in this process one after another
     max_chunk: ClassVar[int] = 250  # files per tool process
+    # Fewest files worth another process: below it a process's start-up (a JVM: seconds of CPU) costs more than
+    # the parallel work saves, so small folders run in fewer processes than --jobs.
+    min_chunk: ClassVar[int] = 1
 
     def __init__(self, per_file: bool = False, protocol: str = DEFAULT_PROTOCOL):
         self.per_file = per_file

@@ -183,6 +183,7 @@ class CheckstyleAnalyser(Analyser):
     name = "checkstyle"
     languages = ("java",)
     columns = CATEGORIES
+    min_chunk = 100  # a Checkstyle JVM takes about 1.5 s of CPU to start, a file about 0.02 s
 
     def __init__(self, per_file: bool = False, protocol: str = "default", config: str = "sun", wrap: bool = True,
                  study_wrapper: str = "generation"):

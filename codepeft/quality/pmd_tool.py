@@ -150,6 +150,7 @@ class PmdAnalyser(Analyser):
     name = "pmd"
     languages = ("java",)
     columns = CATEGORIES
+    min_chunk = 100  # a PMD JVM takes 3-4 s of CPU to start, a file about 0.05 s
 
     def __init__(self, per_file: bool = False, protocol: str = "default", wrap: bool = True,
                  study_wrapper: str = "generation"):

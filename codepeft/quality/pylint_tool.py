@@ -55,6 +55,7 @@ class PylintAnalyser(Analyser):
     name = "pylint"
     languages = ("python",)
     columns = COLUMNS
+    min_chunk = 40  # pylint takes about 1 s of CPU to start, a file about 0.05 s
 
     def settings(self) -> dict[str, Any]:
         return {"pylint": python_tool_version("pylint"), "disabled": list(CROSS_FILE_CHECKS)}

@@ -41,13 +41,15 @@ def record_provenance(csv_path: Path, tool: str, protocol: str, settings: dict[s
     return write_provenance(csv_path, f"quality:{tool}", protocol, options, tools=versions, **extra)
 
 
-def chunk_files(files: list[SourceFile], jobs: int, max_chunk: int, per_file: bool) -> list[list[SourceFile]]:
-    """Split files into at least ``jobs`` chunks of at most ``max_chunk`` (single files when ``per_file``)."""
+def chunk_files(files: list[SourceFile], jobs: int, max_chunk: int, per_file: bool,
+                min_chunk: int = 1) -> list[list[SourceFile]]:
+    """Split files into up to ``jobs`` chunks of at least ``min_chunk`` files, and as many more as keep every chunk
+    at most ``max_chunk`` (single files when ``per_file``)."""
     if per_file:
         return [[f] for f in files]
     if not files:
         return []
-    count = max(jobs, math.ceil(len(files) / max_chunk))
+    count = max(min(jobs, math.ceil(len(files) / min_chunk)), math.ceil(len(files) / max_chunk))
     size = math.ceil(len(files) / count)
     return [files[i:i + size] for i in range(0, len(files), size)]
 
@@ -129,7 +131,8 @@ def analyse_folder(tool: str | Analyser, input_dir: str | Path, output_dir: str 
         if not quiet:
             print(f"{analyser.name}: {len(results)}/{len(sources)} files", file=sys.stderr, flush=True)
 
-    chunks = chunk_files(todo, 1 if analyser.in_process else jobs, analyser.max_chunk, per_file and not analyser.in_process)
+    chunks = chunk_files(todo, 1 if analyser.in_process else jobs, analyser.max_chunk, per_file and not analyser.in_process,
+                         analyser.min_chunk)
     with tempfile.TemporaryDirectory(prefix=f"codepeft-{analyser.name}-") as tmp:
         if analyser.in_process or jobs == 1:
             for chunk in chunks:

@@ -92,6 +92,7 @@ class SonarLikeAnalyser(Analyser):
     name = "sonarlike"
     languages = ("python", "java")
     columns = COLUMNS
+    min_chunk = 40  # each chunk starts pylint and bandit, or a PMD JVM
 
     def __init__(self, per_file: bool = False, protocol: str = "default", wrap: bool = True):
         super().__init__(per_file, protocol)
