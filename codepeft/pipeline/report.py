@@ -216,6 +216,10 @@ def write_report(experiment: Experiment) -> Path:
              f"- configuration: `{experiment.path.name}`", "", "## Training", "", *training_lines(experiment), "",
              "## Results", "", "Means per instance (`summary_wide.csv`; per-configuration rows with std and n in "
              "`summary.csv`).", "", *markdown_table(wide_rows, wide_columns)]
+    if any(r["_source"] == "sonarlike" for r in rows):
+        text += ["", "`SonarLike_*`: offline approximations of SonarCloud's measures (route b: pylint, bandit, PMD, "
+                 "lizard, cognitive-complexity; `sonarlike.csv.provenance.json` names the route), not Sonar's values; "
+                 "see docs/quality.md."]
     text += ["", "## Instances without a value", "", *unanalysable_lines(rows), "", "## Plots", ""]
     text += [f"![{p.stem}](plots/{p.name})" for p in plots]
     text += ["", "## Statistical comparisons", "",
