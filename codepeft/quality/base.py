@@ -97,6 +97,7 @@ class Analyser(ABC):
         self.per_file = per_file
         self.protocol = check_protocol(protocol)
         self.language: str | None = None  # set by the runner for analysers of several languages
+        self.threads = 1  # set by the runner: CPUs a tool process may use when there are fewer chunks than --jobs
 
     @property
     def study(self) -> bool:

@@ -99,10 +99,11 @@ class PmdFileReport:
 
 
 def run_pmd(files: list[SourceFile], workdir: Path, timeout: float, rulesets: str, wrap: bool,
-            study_wrapper: str | None = None) -> tuple[dict[str, JavaInput], dict[str, PmdFileReport]]:
+            study_wrapper: str | None = None, threads: int = 1) -> tuple[dict[str, JavaInput], dict[str, PmdFileReport]]:
     """Run one PMD process on ``files``; return the inputs and a report per task id (lines mapped back).
 
     With ``study_wrapper`` the study's PMD (7.6.0) runs on the study's wrapped copies (every line counts).
+    ``threads``: PMD's analysis threads (files are analysed independently; the counts do not change).
     """
     java = find_java()
     home, _ = pmd_home("study" if study_wrapper else "default")
@@ -112,7 +113,7 @@ def run_pmd(files: list[SourceFile], workdir: Path, timeout: float, rulesets: st
     report_path = workdir / f"pmd-report-{chunk}.json"
     file_list.write_text("\n".join(str(i.tool_path) for i in inputs.values()) + "\n", encoding="utf-8")
     cmd = [java, *JVM_OPTIONS, "-cp", f"{home / 'conf'}{os.pathsep}{home / 'lib' / '*'}", "net.sourceforge.pmd.cli.PmdCli",
-           "check", "--no-cache", "--no-progress", "--threads", "1", "-R", rulesets, "-f", "json",
+           "check", "--no-cache", "--no-progress", "--threads", str(threads), "-R", rulesets, "-f", "json",
            "--file-list", str(file_list), "-r", str(report_path)]
     run_command(cmd, timeout, accept=lambda rc: rc in PMD_EXIT_OK, cwd=workdir, name="PMD")
     try:
@@ -177,7 +178,7 @@ class PmdAnalyser(Analyser):
         ruleset = workdir / f"pmd-categories-{self.protocol}.xml"
         if not ruleset.exists():
             write_text(ruleset, category_ruleset(CATEGORIES, self.excluded))
-        inputs, reports = run_pmd(files, workdir, timeout, str(ruleset), self.wrap, self.study_wrapper)
+        inputs, reports = run_pmd(files, workdir, timeout, str(ruleset), self.wrap, self.study_wrapper, self.threads)
         results = {}
         for item in inputs.values():
             task_id = item.source.task_id

@@ -133,6 +133,7 @@ def analyse_folder(tool: str | Analyser, input_dir: str | Path, output_dir: str 
 
     chunks = chunk_files(todo, 1 if analyser.in_process else jobs, analyser.max_chunk, per_file and not analyser.in_process,
                          analyser.min_chunk)
+    analyser.threads = max(1, jobs // max(1, len(chunks)))  # e.g. one PMD JVM analysing with two threads
     with tempfile.TemporaryDirectory(prefix=f"codepeft-{analyser.name}-") as tmp:
         if analyser.in_process or jobs == 1:
             for chunk in chunks:
