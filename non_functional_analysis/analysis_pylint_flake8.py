@@ -15,8 +15,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     add_folder_arguments(parser)
     parser.add_argument("--tools", default="pylint,flake8", help="comma-separated subset of pylint,flake8")
-    parser.add_argument("--max_complexity", type=int, default=10,
-                        help="flake8's mccabe threshold: functions above it get C901 (default: %(default)s)")
+    parser.add_argument("--max_complexity", type=int,
+                        help="flake8's mccabe threshold: functions above it get C901 (default: 10; not allowed with "
+                             "--protocol study, which ran flake8 without it)")
     args = parser.parse_args()
     tools = parse_list(args.tools, "--tools", ["pylint", "flake8"])
     run_tools(tools, args, {"flake8": {"max_complexity": args.max_complexity}})

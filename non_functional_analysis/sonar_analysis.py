@@ -1,6 +1,7 @@
-"""Sonar-style measures per file: sonar.csv (LoC, Reliability, Maintainability, Security_Hotspots, CyC, CoC).
-With --sonar_url: read them from a SonarQube/SonarCloud project through its Web API (route a).
-Without: measure them offline with open tools (route b: pylint, bandit, PMD, lizard, cognitive-complexity)."""
+"""Sonar measures per file (LoC, Reliability, Maintainability, Security_Hotspots, CyC, CoC).
+With --sonar_url: read them from a SonarQube/SonarCloud project through its Web API (route a): sonar.csv.
+Without: Sonar-like approximations measured offline with open tools (route b: pylint, bandit, PMD, lizard,
+cognitive-complexity): sonarlike.csv. Only route (a) gives Sonar's values."""
 
 import argparse
 import os
@@ -32,9 +33,10 @@ def main() -> None:
             raise UserError("--sonar_url needs --sonar_project (the project key) and a user token in "
                             f"${args.sonar_token_env} (or name another variable with --sonar_token_env)")
         export_sonar_measures(args.sonar_url, args.sonar_project, token,
-                              args.input_dir, args.output_dir, args.sonar_organization, args.sonar_branch)
+                              args.input_dir, args.output_dir, args.sonar_organization, args.sonar_branch,
+                              protocol=args.protocol)
     else:
-        run_tools(["sonar"], args, {"sonar": {"wrap": not args.no_wrap}})
+        run_tools(["sonarlike"], args, {"sonarlike": {"wrap": not args.no_wrap}})
 
 
 if __name__ == "__main__":

@@ -211,7 +211,8 @@ def test_two_configurations_end_to_end(tmp_path, tiny_model_dir):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     results = tmp_path / "results" / "tiny-e2e"
     summary = read_rows(results / "summary.csv")
-    assert list(summary[0]) == ["model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n"]
+    assert list(summary[0]) == ["model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n",
+                                "n_unanalysable"]
     configurations = {(r["method"], r["task"], r["metric"]) for r in summary}
     for method in ("mt-qlora", "mt-fft"):
         assert {(method, "generation", "pass@1"), (method, "summarization", "BLEU"),
@@ -224,6 +225,7 @@ def test_two_configurations_end_to_end(tmp_path, tiny_model_dir):
     assert all(r["n"] == "6" for r in text)
     report = (results / "REPORT.md").read_text()
     assert "tiny random model" in report and "## Statistical comparisons" in report and "plots/" in report
+    assert "## Instances without a value" in report
     assert list((results / "plots").glob("*.png"))
 
     again = run_script("run_experiment.py", "--config", str(config), timeout=600)

@@ -11,7 +11,7 @@ import pytest
 from codepeft.errors import UserError
 from codepeft.quality import TOOLS, analyse_folder, make_analyser, tools_for_language
 from codepeft.quality.base import Analyser, FileResult, ToolFailure, run_command
-from codepeft.quality.runner import chunk_files
+from codepeft.quality.runner import chunk_files, reuse_key
 from codepeft.quality.sources import collect_sources, detect_language, read_source
 from codepeft.quality.wrapping import wrap_bare_members
 
@@ -50,6 +50,10 @@ def test_chunks_cover_all_files_once(tmp_path):
         assert [f for chunk in chunks for f in chunk] == files
         assert len(chunks) >= min(jobs, len(files)) and max(map(len, chunks)) <= max_chunk
     assert chunk_files(files, 2, 250, per_file=True) == [[f] for f in files]
+    # a process's start-up is not worth it for fewer than min_chunk files: small folders use fewer processes
+    assert [len(c) for c in chunk_files(files, 4, 250, per_file=False, min_chunk=10)] == [8, 8, 7]
+    assert [len(c) for c in chunk_files(files, 2, 250, per_file=False, min_chunk=100)] == [23]
+    assert [len(c) for c in chunk_files(files, 1, 10, per_file=False, min_chunk=100)] == [8, 8, 7]
 
 
 def test_run_command_timeout_and_failure():
@@ -69,8 +73,8 @@ class CountingAnalyser(Analyser):
     languages = ("python",)
     columns = ("Lines",)
 
-    def __init__(self, per_file: bool = False):
-        super().__init__(per_file)
+    def __init__(self, per_file: bool = False, protocol: str = "default"):
+        super().__init__(per_file, protocol)
         self.chunks: list[list[str]] = []
 
     def check_available(self) -> None:
@@ -129,11 +133,35 @@ def test_rerun_reuses_unchanged_files_only(tmp_path):
     assert sorted(sum(third.chunks, [])) == ["t0", "t1", "t2", "t3"]
 
 
+def test_a_result_is_reused_only_under_the_same_timeout_and_protocol(tmp_path):
+    """A timeout recorded under --timeout 60 is not reused after --timeout was raised (nor across protocols)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    write(src, "slow.py", "hang\n")
+    write(src, "quick.py", "x = 1\n")
+    out = tmp_path / "out"
+    analyse_folder(CountingAnalyser(), src, out, timeout=60, quiet=True)
+    same = CountingAnalyser()
+    analyse_folder(same, src, out, timeout=60, quiet=True)
+    assert same.chunks == []  # everything reused, the timeout included
+    raised = CountingAnalyser()
+    analyse_folder(raised, src, out, timeout=120, quiet=True)
+    assert set(sum(raised.chunks, [])) == {"quick", "slow"}
+    other_protocol = CountingAnalyser(protocol="study")
+    analyse_folder(other_protocol, src, out, timeout=120, quiet=True)
+    assert set(sum(other_protocol.chunks, [])) == {"quick", "slow"}
+    saved = json.loads((out / "raw" / "counting" / "quick.json").read_text())
+    assert saved["key"] == reuse_key("counting", {"protocol": "study"}, 120, "study")
+    provenance = json.loads((out / "counting.csv.provenance.json").read_text())
+    assert (provenance["protocol"], provenance["options"]["timeout"], provenance["step"]) == ("study", 120, "quality:counting")
+    assert provenance["status_counts"] == {"ok": 1, "timeout": 1}
+
+
 def test_registry_by_language():
-    assert tools_for_language("python") == ["pylint", "flake8", "lizard", "sonar"]
-    assert tools_for_language("java") == ["lizard", "pmd", "checkstyle", "sonar"]
+    assert tools_for_language("python") == ["pylint", "flake8", "lizard", "sonarlike"]
+    assert tools_for_language("java") == ["lizard", "pmd", "checkstyle", "sonarlike"]
     assert tools_for_language("csharp") == ["lizard", "csharp"]
-    assert set(TOOLS) == {"pylint", "flake8", "lizard", "pmd", "checkstyle", "csharp", "sonar"}
+    assert set(TOOLS) == {"pylint", "flake8", "lizard", "pmd", "checkstyle", "csharp", "sonarlike"}
     with pytest.raises(UserError, match="unknown quality tool 'pyflakes'"):
         make_analyser("pyflakes")
     with pytest.raises(UserError, match="pylint"):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import reference_file
 
+from codepeft.errors import UserError
 from codepeft.quality import analyse_folder
 from codepeft.quality.samples import write_generation_files
 
@@ -39,7 +40,7 @@ def analysed(tmp_path_factory):
     (folder / "broken.py").write_text("def f(:\n    return 1\n", encoding="utf-8")
     out = tmp_path_factory.mktemp("python-out")
     csvs = {tool: analyse_folder(tool, folder, out, jobs=2, quiet=True, **options)
-            for tool, options in [("pylint", {}), ("flake8", {"max_complexity": 1}), ("lizard", {}), ("sonar", {})]}
+            for tool, options in [("pylint", {}), ("flake8", {"max_complexity": 1}), ("lizard", {}), ("sonarlike", {})]}
     return out, {tool: rows(path) for tool, path in csvs.items()}
 
 
@@ -66,26 +67,80 @@ def test_lizard_sums_over_functions(analysed):
 
 def test_offline_sonar_route(analysed):
     out, results = analysed
-    row = results["sonar"]["security"]
+    row = results["sonarlike"]["security"]
     assert (row["Security_Hotspots"], row["CoC"], row["CyC"], row["Reliability"]) == ("3", "4", "6", "0")
-    assert {"bandit B602 subprocess_popen_with_shell_equals_true", "bandit B307 blacklist"} <= raw_rules(out, "sonar", "security")
-    assert results["sonar"]["violations"]["Reliability"] == "1"  # E0602
-    summary = json.loads((out / "sonar_summary.json").read_text())
-    assert summary["route"] == "offline"
+    assert {"bandit B602 subprocess_popen_with_shell_equals_true", "bandit B307 blacklist"} <= raw_rules(out, "sonarlike", "security")
+    assert results["sonarlike"]["violations"]["Reliability"] == "1"  # E0602
+    summary = json.loads((out / "sonarlike_summary.json").read_text())
+    assert summary["route"].startswith("offline")
 
 
 def test_bad_inputs_are_recorded_not_fatal(analysed):
     out, results = analysed
-    for tool in ("pylint", "flake8", "sonar"):
+    for tool in ("pylint", "flake8", "sonarlike"):
         assert {name: results[tool][name]["status"] for name in ("empty", "binary", "latin1")} == {
             "empty": "empty", "binary": "binary", "latin1": "not_utf8"}
         assert results[tool]["empty"]["Task ID"] == "empty" and set(list(results[tool]["empty"].values())[1:-1]) == {""}
-    assert (results["pylint"]["broken"]["status"], results["pylint"]["broken"]["Error"]) == ("syntax_error", "1")
-    assert (results["flake8"]["broken"]["status"], results["flake8"]["broken"]["E"]) == ("syntax_error", "1")
-    assert results["sonar"]["broken"]["status"] == "parse_error"
-    assert results["lizard"]["binary"]["Detection_Rate"] == "0" and results["lizard"]["broken"]["Detection_Rate"] == "0"
+    # default protocol: a file with a syntax error is not scored as if it were clean code
+    for tool, columns in (("pylint", ("Error", "Warning", "Convention", "Refactor")), ("flake8", tuple("EWFCN"))):
+        assert results[tool]["broken"]["status"] == "syntax_error"
+        assert [results[tool]["broken"][c] for c in columns] == [""] * len(columns), tool
+    assert results["sonarlike"]["broken"]["status"] == "parse_error"
+    # lizard: no function in the broken file -> no_function, nothing to sum; an unreadable file: empty cells
+    assert {k: results["lizard"]["broken"][k] for k in ("status", "Detection_Rate", "Function_Count", "Cyclomatic_Complexity",
+                                                        "Lines_of_Code", "Token_Count")} == {
+        "status": "no_function", "Detection_Rate": "0", "Function_Count": "0", "Cyclomatic_Complexity": "",
+        "Lines_of_Code": "", "Token_Count": ""}
+    assert (results["lizard"]["binary"]["status"], results["lizard"]["binary"]["Detection_Rate"]) == ("binary", "")
+    assert (results["lizard"]["empty"]["status"], results["lizard"]["empty"]["Detection_Rate"]) == ("empty", "0")
     summary = json.loads((out / "pylint_summary.json").read_text())
-    assert summary["not_analysable"] == 3 and summary["status_counts"]["syntax_error"] == 1
+    assert summary["not_analysable"] == 4 and summary["status_counts"]["syntax_error"] == 1
+
+
+def test_study_protocol_counts_syntax_errors_as_the_study_did(analysed, tmp_path):
+    """The study's convention for a broken file: pylint Error = 1 (E0001) and the other types 0; flake8 as it
+    reports (E999 is an E); no function for lizard is 0 everywhere; flake8 never reports C (no --max-complexity)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.py").write_text("def f(:\n    return 1\n", encoding="utf-8")
+    shutil.copy(FIXTURES / "violations.py", folder)
+    (folder / "nothing.py").write_text("# a comment, no function\nx = 1\n", encoding="utf-8")
+    out = tmp_path / "out"
+    study = {tool: rows(analyse_folder(tool, folder, out, quiet=True, protocol="study"))
+             for tool in ("pylint", "flake8", "lizard")}
+    assert {c: study["pylint"]["broken"][c] for c in ("Error", "Warning", "Convention", "Refactor", "status")} == {
+        "Error": "1", "Warning": "0", "Convention": "0", "Refactor": "0", "status": "syntax_error"}
+    assert study["flake8"]["broken"]["E"] == "1" and study["flake8"]["broken"]["status"] == "syntax_error"
+    assert study["flake8"]["violations"]["C"] == "0"  # the same file has C = 2 with --max-complexity 1
+    assert analysed[1]["flake8"]["violations"]["C"] == "2"
+    row = study["lizard"]["nothing"]
+    assert row["status"] == "no_function" and {row[c] for c in row if c not in ("Task ID", "status")} == {"0"}
+    assert study["pylint"]["violations"] == analysed[1]["pylint"]["violations"]  # a clean parse: both protocols agree
+    provenance = json.loads((out / "flake8.csv.provenance.json").read_text())
+    assert provenance["protocol"] == "study" and provenance["options"]["max_complexity"] is None
+    assert provenance["tools"]["flake8"] == "7.5.0" and provenance["step"] == "quality:flake8"
+    with pytest.raises(UserError, match="--max_complexity: the study ran flake8 without"):
+        analyse_folder("flake8", folder, out, quiet=True, protocol="study", max_complexity=10)
+    with pytest.raises(UserError, match="unknown protocol 'paper'"):
+        analyse_folder("pylint", folder, out, quiet=True, protocol="paper")
+
+
+def test_pylint_fatal_and_bandit_errors_are_not_ignored(tmp_path):
+    """A file bandit cannot parse (its errors list) or pylint reports fatal on gets no sonar-like values."""
+    from codepeft.quality.pylint_tool import PylintAnalyser
+    from codepeft.quality.sonar_offline import SonarLikeAnalyser
+
+    fatal = {"type": "fatal", "messageId": "F0002", "symbol": "astroid-error", "message": "crashed"}
+    usual = {"type": "warning", "messageId": "W0611", "symbol": "unused-import", "message": "unused"}
+    default_row = PylintAnalyser().file_result("t", [fatal, usual])
+    study_row = PylintAnalyser(protocol="study").file_result("t", [fatal, usual])
+    assert (default_row.status, default_row.values["Warning"]) == ("tool_error", None)
+    assert (study_row.status, study_row.values["Warning"], study_row.values["Error"]) == ("tool_error", 1, 0)
+    (tmp_path / "py2.py").write_text('print "total:", 1\n', encoding="utf-8")  # bandit: syntax error
+    (tmp_path / "fine.py").write_text("import subprocess\nsubprocess.call('ls', shell=True)\n", encoding="utf-8")
+    table = rows(analyse_folder(SonarLikeAnalyser(), tmp_path, tmp_path / "out", quiet=True))
+    assert table["py2"]["status"] == "parse_error" and table["py2"]["Security_Hotspots"] == ""
+    assert table["fine"]["status"] == "ok" and int(table["fine"]["Security_Hotspots"]) >= 1
 
 
 def test_cross_file_checks_are_off(tmp_path):

@@ -21,6 +21,13 @@ def test_scripts_are_thin_and_document_their_flags(script):
     assert len(path.read_text(encoding="utf-8").splitlines()) < 80
     done = run_script(f"non_functional_analysis/{script}", "--help", timeout=60)
     assert done.returncode == 0 and "--input_dir" in done.stdout and "--jobs" in done.stdout
+    assert "--protocol {default,study}" in done.stdout
+
+
+def test_an_unknown_protocol_names_the_valid_ones(tmp_path):
+    done = run_script("non_functional_analysis/lizard_analysis.py", "--input_dir", str(FIXTURES / "python"),
+                      "--output_dir", str(tmp_path), "--protocol", "paper", timeout=60)
+    assert done.returncode == 2 and "--protocol: invalid choice: 'paper' (choose from 'default', 'study')" in done.stderr
 
 
 def test_quality_package_imports_nothing_heavy():

@@ -266,7 +266,7 @@ class Planner:
         if "lizard" in tools:
             groups.append((["non_functional_analysis/lizard_analysis.py", "--language", lizard_language], ["lizard"]))
         if "sonar" in tools and language != "cs":
-            groups.append((["non_functional_analysis/sonar_analysis.py"], ["sonar"]))
+            groups.append((["non_functional_analysis/sonar_analysis.py"], ["sonarlike"]))  # route b: Sonar-like
         outputs = []
         for script, csvs in groups:
             commands.append([PYTHON, *script, "--input_dir", rel(code), "--output_dir", rel(folder), *jobs,

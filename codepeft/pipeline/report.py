@@ -1,9 +1,10 @@
 """Results for people: summary.csv, summary_wide.csv, plots/*.png and REPORT.md from an experiment folder.
 
-Columns of ``summary.csv``: model, method, tasks_trained, task, language, metric, mean, std, n — one row
-per model x method x task x language (or direction) x metric, over the per-instance CSVs under
+Columns of ``summary.csv``: model, method, tasks_trained, task, language, metric, mean, std, n, n_unanalysable
+— one row per model x method x task x language (or direction) x metric, over the per-instance CSVs under
 ``per-instance/<source>/<task>/<language>/<model>_<method>.csv``. Empty cells (a metric that could not be
-computed) are left out of mean and n, never counted as 0.
+computed: the row's ``status`` says why) are left out of mean and n, never counted as 0, and counted in
+``n_unanalysable``; a metric with no value at all gets a row with empty mean.
 """
 
 from __future__ import annotations
@@ -15,14 +16,27 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from codepeft.comparisons import CHECKSTYLE, CODEBLEU, CSHARP, JUDGE, LIZARD, PASSK, PMD, PYLINT, SONAR, TEXT_METRICS
+from codepeft.comparisons import (
+    CHECKSTYLE,
+    CODEBLEU,
+    CSHARP,
+    JUDGE,
+    LIZARD,
+    PASSK,
+    PMD,
+    PYLINT,
+    SONAR,
+    SONARLIKE,
+    TEXT_METRICS,
+)
 from codepeft.io import read_csv, read_json, write_csv, write_text
 from codepeft.pipeline.config import Experiment
 from codepeft.provenance import DEFAULT_PROTOCOL, read_provenance
 
-SUMMARY_COLUMNS = ("model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n")
+SUMMARY_COLUMNS = ("model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n",
+                   "n_unanalysable")
 METRIC_NAMES = {(source, column): name for source, column, name in
-                LIZARD + PYLINT + SONAR + PMD + CHECKSTYLE + CSHARP + TEXT_METRICS + JUDGE + CODEBLEU + PASSK}
+                LIZARD + PYLINT + SONAR + SONARLIKE + PMD + CHECKSTYLE + CSHARP + TEXT_METRICS + JUDGE + CODEBLEU + PASSK}
 CORRECTNESS_SOURCES = ("passk", "text_metrics", "codebleu", "judge")
 QUALITY_CATEGORIES = ("pylint", "flake8", "pmd", "checkstyle")  # sources whose columns count violations
 
@@ -51,15 +65,13 @@ def summarize(experiment: Experiment) -> list[dict[str, Any]]:
             if any(record.get(column, "").strip() and v is None for record, v in zip(records, values)):
                 continue  # a text column such as status
             present = [v for v in values if v is not None]
-            if not present:
-                continue
             rows.append({"model": model, "method": method.name,
                          "tasks_trained": "+".join(experiment.method_tasks(method)) if not method.single_task
                          else task, "task": task, "language": language,
                          "metric": METRIC_NAMES.get((source, column), f"{source}_{column}"),
-                         "mean": round(stats_lib.fmean(present), 6),
+                         "mean": round(stats_lib.fmean(present), 6) if present else "",
                          "std": round(stats_lib.stdev(present), 6) if len(present) > 1 else "",
-                         "n": len(present), "_source": source})
+                         "n": len(present), "n_unanalysable": len(records) - len(present), "_source": source})
     return rows
 
 
@@ -94,10 +106,16 @@ def plot(rows: list[dict[str, Any]], folder: Path, note: str) -> list[Path]:
         fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(metrics) * max(1, len(configs)) / 2), 4.5))
         width = 0.8 / len(configs)
         for i, config in enumerate(configs):
-            found = [by_key.get((m, config)) for m in metrics]
-            means = [r["mean"] if r else 0 for r in found]
-            errors = [(r["std"] or 0) / math.sqrt(r["n"]) if r else 0 for r in found]
-            ax.bar([x + i * width for x in range(len(metrics))], means, width, yerr=errors, capsize=2, label=config)
+            positions, means, errors = [], [], []
+            for x, metric in enumerate(metrics):
+                r = by_key.get((metric, config))
+                if r is None or r["mean"] == "":  # no value: no bar (a zero-height bar would read as a measured 0)
+                    ax.text(x + i * width, 0, "n/a", ha="center", va="bottom", fontsize=6, rotation=90, color="dimgray")
+                    continue
+                positions.append(x + i * width)
+                means.append(r["mean"])
+                errors.append((r["std"] or 0) / math.sqrt(r["n"]))
+            ax.bar(positions, means, width, yerr=errors, capsize=2, label=config)
         ax.set_xticks([x + width * (len(configs) - 1) / 2 for x in range(len(metrics))])
         ax.set_xticklabels(metrics, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(("violations" if kind == "quality" else "score") + " per instance, mean ± s.e.")
@@ -120,6 +138,17 @@ def _delta_text(record: dict[str, str]) -> str:
     bounds = [_number(record.get(key, "")) for key in ("cliffs_delta_low", "cliffs_delta_high")]
     interval = ", ".join("NA" if value is None else f"{value:.3f}" for value in bounds)
     return f"Cliff's delta = {float(record['cliffs_delta']):.3f} [95% CI {interval}]"
+
+
+def unanalysable_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """REPORT.md's account of empty cells: per metric with any, how many instances have no value."""
+    missing = [r for r in rows if r["n_unanalysable"]]
+    if not missing:
+        return ["Every instance has a value for every metric (`n_unanalysable` is 0 throughout `summary.csv`)."]
+    lines = ["Instances the tool or metric could not measure (empty cells, left out of the means; the per-instance "
+             "CSV's `status` column says why). `n` counts the instances with a value.", ""]
+    columns = ["model", "method", "task", "language", "metric", "n", "n_unanalysable"]
+    return lines + markdown_table(missing, columns)
 
 
 def statistics_in_words(experiment: Experiment) -> list[str]:
@@ -246,7 +275,12 @@ def write_report(experiment: Experiment) -> Path:
              "- tasks: " + "; ".join(f"{t} ({', '.join(v)})" for t, v in experiment.tasks.items()),
              f"- configuration: `{experiment.path.name}`", "", "## Training", "", *training_lines(experiment), "",
              "## Results", "", "Means per instance (`summary_wide.csv`; per-configuration rows with std and n in "
-             "`summary.csv`).", "", *markdown_table(wide_rows, wide_columns), "", "## Plots", ""]
+             "`summary.csv`).", "", *markdown_table(wide_rows, wide_columns)]
+    if any(r["_source"] == "sonarlike" for r in rows):
+        text += ["", "`SonarLike_*`: offline approximations of SonarCloud's measures (route b: pylint, bandit, PMD, "
+                 "lizard, cognitive-complexity; `sonarlike.csv.provenance.json` names the route), not Sonar's values; "
+                 "see docs/quality.md."]
+    text += ["", "## Instances without a value", "", *unanalysable_lines(rows), "", "## Plots", ""]
     text += [f"![{p.stem}](plots/{p.name})" for p in plots]
     text += ["", "## Statistical comparisons", "",
              "Paired by instance id: Wilcoxon signed-rank with Cliff's delta [95% confidence interval] for "

@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from codepeft.provenance import DEFAULT_PROTOCOL, check_protocol
 from codepeft.quality.sources import SourceFile
 
 Value = int | float | None
 
-# Statuses under which a file still gets values (syntax errors are counted, not hidden).
-ANALYSED_STATUSES = frozenset({"ok", "wrapped", "syntax_error"})
+# Statuses under which a row can hold measured values: ``syntax_error`` rows hold them where the syntax error
+# is the measure (C#) or the study's protocol counts it (pylint E0001, flake8 E999); under the default protocol
+# pylint's and flake8's are empty. Every other status (parse_error, no_function, timeout, tool_error,
+# unsupported_*, ...) means the tool could not look; its cells are empty, or 0 where the study's protocol says so.
+ANALYSED_STATUSES = frozenset({"ok", "wrapped", "study_wrapped", "syntax_error"})
 
 
 @dataclass
@@ -37,7 +41,8 @@ class FileResult:
 
     @property
     def analysed(self) -> bool:
-        return self.status in ANALYSED_STATUSES
+        """True when the tool looked at the file and the row holds its values."""
+        return self.status in ANALYSED_STATUSES and any(v is not None for v in self.values.values())
 
 
 class ToolFailure(Exception):
@@ -75,7 +80,8 @@ class Analyser(ABC):
     """One quality tool. Subclasses set the class attributes and implement :meth:`analyse_chunk`.
 
     ``per_file=True`` selects the study's way of running the tool (one process per file); results must
-    not depend on it, which the tests check.
+    not depend on it, which the tests check. ``protocol`` is ``default`` (the corrected definitions) or
+    ``study`` (each value as the study's own scripts compute it; docs/quality.md lists the differences).
     """
 
     name: ClassVar[str]
@@ -83,10 +89,19 @@ class Analyser(ABC):
     columns: ClassVar[tuple[str, ...]]
     in_process: ClassVar[bool] = False  # True: no subprocess; chunks run in this process one after another
     max_chunk: ClassVar[int] = 250  # files per tool process
+    # Fewest files worth another process: below it a process's start-up (a JVM: seconds of CPU) costs more than
+    # the parallel work saves, so small folders run in fewer processes than --jobs.
+    min_chunk: ClassVar[int] = 1
 
-    def __init__(self, per_file: bool = False):
+    def __init__(self, per_file: bool = False, protocol: str = DEFAULT_PROTOCOL):
         self.per_file = per_file
+        self.protocol = check_protocol(protocol)
         self.language: str | None = None  # set by the runner for analysers of several languages
+        self.threads = 1  # set by the runner: CPUs a tool process may use when there are fewer chunks than --jobs
+
+    @property
+    def study(self) -> bool:
+        return self.protocol == "study"
 
     def settings(self) -> dict[str, Any]:
         """Everything that changes the numbers (tool version, options); stored with each raw output."""
@@ -103,6 +118,11 @@ class Analyser(ABC):
     def unanalysable(self, source: SourceFile, status: str, detail: str = "") -> FileResult:
         """The row of a file the tool could not analyse: every value left empty."""
         return FileResult(source.task_id, status=status, values=dict.fromkeys(self.columns), detail=detail)
+
+    def study_zero(self, task_id: str, status: str, detail: str = "", records: list[Any] | None = None) -> FileResult:
+        """The study's convention for a file its tool could not analyse: 0 in every column (the status says why)."""
+        return FileResult(task_id, status=status, values=dict.fromkeys(self.columns, 0), detail=detail,
+                          records=records or [])
 
 
 def count_by(items: Sequence[str], keys: Sequence[str]) -> dict[str, int]:

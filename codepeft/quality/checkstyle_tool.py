@@ -11,6 +11,17 @@ made to every configuration, both needed for batching:
 
 ``OuterTypeFilename`` (Google) is removed as well: the file name is the prediction id, not the model's
 choice, so "class name does not match file name" would fire on every public class.
+
+Protocol ``study``: the Sun checks as the study ran them, one file at a time: ``JavadocPackage`` stays and,
+since each file sits in its own folder, fires once per file; every file is wrapped the study's way with the
+wrapper's findings kept; violations are sorted into the study's eleven categories by its own rule list
+(:data:`STUDY_RULES`; checks it did not list, such as LineLength or NewlineAtEndOfFile, are not counted); a
+file Checkstyle cannot parse is 0 in every column (the study's run stopped on it and printed no violation).
+The study used Checkstyle 10.21.1; no registry reachable here has it, so 8.36 runs (docs/quality.md lists
+the checks whose Sun configuration differs between the two).
+
+Known limit: Checkstyle 8.36 cannot parse Java 17 sealed classes (support arrived in 8.42); such a file
+gets the status ``unsupported_sealed_class`` instead of ``parse_error``.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.quality.base import Analyser, FileResult, ToolFailure, count_by, run_command
-from codepeft.quality.jvm import JVM_OPTIONS, find_input, find_java, prepare_java_inputs
+from codepeft.quality.jvm import JVM_OPTIONS, WRAPPING_ROUTES, JavaInput, find_input, find_java, prepare_java_inputs
 from codepeft.quality.sources import SourceFile
 
 DEBIAN_JAR = Path("/usr/share/java/checkstyle.jar")
@@ -40,6 +51,56 @@ _PACKAGE_ALIASES = {"modifier": "modifiers"}  # the package is singular, the doc
 REMOVED_CHECKS = ("JavadocPackage", "OuterTypeFilename")
 _CHECK_CLASS = re.compile(r"com/puppycrawl/tools/checkstyle/checks/(?:(\w+)/)?(\w+)Check\.class$")
 _CHECKER = "com.puppycrawl.tools.checkstyle.Checker"
+_SEALED = re.compile(r"\b(?:non-)?sealed\s+(?:\w+\s+)*(?:class|interface)\b|\bpermits\s+\w")
+SEALED_LIMIT = "Checkstyle {version} cannot parse Java 17 sealed classes (support arrived in 8.42)"
+# The study's category -> rules table (analysis_PMD_checkstyle.py, run_checkstyle_analysis): a violation
+# counts in the first category that lists its rule, and not at all when none does.
+STUDY_RULES: dict[str, tuple[str, ...]] = {
+    "annotation": ("AnnotationLocation", "AnnotationOnSameLine", "AnnotationUseStyle", "MissingDeprecated",
+                   "MissingOverride", "PackageAnnotation"),
+    "blocks": ("AvoidNestedBlocks", "EmptyBlock", "EmptyCatchBlock", "LeftCurly", "NeedBraces", "RightCurly"),
+    "coding": ("ArrayTrailingComma", "AvoidDoubleBraceInitialization", "AvoidInlineConditionals",
+               "AvoidNoArgumentSuperConstructorCall", "ConstructorsDeclarationGrouping", "CovariantEquals",
+               "DeclarationOrder", "DefaultComesLast", "EmptyStatement", "EqualsAvoidNull", "EqualsHashCode",
+               "ExplicitInitialization", "FallThrough", "FinalLocalVariable", "HiddenField", "IllegalCatch",
+               "IllegalInstantiation", "IllegalThrows", "IllegalToken", "IllegalTokenText", "IllegalType",
+               "InnerAssignment", "MagicNumber", "MatchXpath", "MissingCtor", "MissingNullCaseInSwitch",
+               "MissingSwitchDefault", "ModifiedControlVariable", "MultipleStringLiterals",
+               "MultipleVariableDeclarations", "NestedForDepth", "NestedIfDepth", "NestedTryDepth",
+               "NoArrayTrailingComma", "NoClone", "NoEnumTrailingComma", "NoFinalizer", "OneStatementPerLine",
+               "OverloadMethodsDeclarationOrder", "PackageDeclaration", "ParameterAssignment", "RequireThis",
+               "ReturnCount", "SimplifyBooleanExpression", "SimplifyBooleanReturn", "StringLiteralEquality",
+               "SuperClone", "SuperFinalize", "UnnecessaryParentheses",
+               "UnnecessarySemicolonAfterOuterTypeDeclaration", "UnnecessarySemicolonAfterTypeMemberDeclaration",
+               "UnnecessarySemicolonInEnumeration", "UnnecessarySemicolonInTryWithResources",
+               "UnusedCatchParameterShouldBeUnnamed", "UnusedLambdaParameterShouldBeUnnamed", "UnusedLocalVariable",
+               "VariableDeclarationUsageDistance", "WhenShouldBeUsed"),
+    "design": ("DesignForExtension", "FinalClass", "HideUtilityClassConstructor", "InnerTypeLast", "InterfaceIsType",
+               "MutableException", "OneTopLevelClass", "SealedShouldHavePermitsList", "ThrowsCount",
+               "VisibilityModifier"),
+    "imports": ("AvoidStarImport", "AvoidStaticImport", "CustomImportOrder", "IllegalImport", "ImportControl",
+                "ImportOrder", "RedundantImport", "UnusedImports"),
+    "javadoc": ("AtclauseOrder", "InvalidJavadocPosition", "JavadocBlockTagLocation", "JavadocContentLocation",
+                "JavadocLeadingAsteriskAlign", "JavadocMethod", "JavadocMissingLeadingAsterisk",
+                "JavadocMissingWhitespaceAfterAsterisk", "JavadocPackage", "JavadocParagraph", "JavadocStyle",
+                "JavadocTagContinuationIndentation", "JavadocType", "JavadocVariable", "MissingJavadocMethod",
+                "MissingJavadocPackage", "MissingJavadocType", "NonEmptyAtclauseDescription",
+                "RequireEmptyLineBeforeBlockTagGroup", "SingleLineJavadoc", "SummaryJavadoc", "WriteTag"),
+    "metrics": ("BooleanExpressionComplexity", "ClassDataAbstractionCoupling", "ClassFanOutComplexity",
+                "CyclomaticComplexity", "JavaNCSS", "NPathComplexity"),
+    "modifiers": ("ClassMemberImpliedModifier", "InterfaceMemberImpliedModifier", "ModifierOrder", "RedundantModifier"),
+    "naming": ("AbbreviationAsWordInName", "AbstractClassName", "CatchParameterName", "ClassTypeParameterName",
+               "ConstantName", "IllegalIdentifierName", "InterfaceTypeParameterName", "LambdaParameterName",
+               "LocalFinalVariableName", "LocalVariableName", "MemberName", "MethodName", "MethodTypeParameterName",
+               "PackageName", "ParameterName", "PatternVariableName", "RecordComponentName", "RecordTypeParameterName",
+               "StaticVariableName", "TypeName"),
+    "regexp": ("Regexp", "RegexpMultiline", "RegexpOnFilename", "RegexpSingleline", "RegexpSinglelineJava"),
+    "whitespace": ("EmptyForInitializerPad", "EmptyForIteratorPad", "EmptyLineSeparator", "FileTabCharacter",
+                   "GenericWhitespace", "MethodParamPad", "NoLineWrap", "NoWhitespaceAfter", "NoWhitespaceBefore",
+                   "NoWhitespaceBeforeCaseDefaultColon", "OperatorWrap", "ParenPad", "SeparatorWrap",
+                   "SingleSpaceSeparator", "TypecastParenPad", "WhitespaceAfter", "WhitespaceAround"),
+}
+STUDY_CATEGORY_OF_RULE = {rule: category for category, rules in reversed(STUDY_RULES.items()) for rule in rules}
 _CONFIG_PROBLEMS = ("unable to parse configuration", "cannot initialize module", "Unable to create Root Module",
                     "Property '", "Unable to instantiate")
 
@@ -68,8 +129,9 @@ def jar_version(jar: Path) -> str:
     return match.group(1) if match else jar.name
 
 
-def load_config(config: str, jar: Path) -> str:
-    """The text of ``sun``/``google`` (from the jar) or of a configuration file, adapted for batching."""
+def load_config(config: str, jar: Path, removed: tuple[str, ...] = REMOVED_CHECKS) -> str:
+    """The text of ``sun``/``google`` (from the jar) or of a configuration file, adapted for batching
+    (``removed`` checks taken out, ``haltOnException`` off)."""
     if config in ("sun", "google"):
         with zipfile.ZipFile(jar) as archive:
             text = archive.read(f"{config}_checks.xml").decode("utf-8")
@@ -78,7 +140,7 @@ def load_config(config: str, jar: Path) -> str:
         if not path.is_file():
             raise UserError(f"--checkstyle_config {config}: not 'sun', 'google' or an existing XML file")
         text = path.read_text(encoding="utf-8")
-    for module in REMOVED_CHECKS:
+    for module in removed:
         text = re.sub(rf'\s*<module\s+name\s*=\s*"{module}"\s*/>', "", text)
         text = re.sub(rf'\s*<module\s+name\s*=\s*"{module}"\s*>.*?</module>', "", text, flags=re.DOTALL)
     text = re.sub(r'\s*<property\s+name\s*=\s*"haltOnException"[^>]*/>', "", text)
@@ -121,31 +183,61 @@ class CheckstyleAnalyser(Analyser):
     name = "checkstyle"
     languages = ("java",)
     columns = CATEGORIES
+    min_chunk = 100  # a Checkstyle JVM takes about 1.5 s of CPU to start, a file about 0.02 s
 
-    def __init__(self, per_file: bool = False, config: str = "sun", wrap: bool = True):
-        super().__init__(per_file)
+    def __init__(self, per_file: bool = False, protocol: str = "default", config: str = "sun", wrap: bool = True,
+                 study_wrapper: str = "generation"):
+        super().__init__(per_file, protocol)
+        if self.study and (config != "sun" or not wrap):
+            raise UserError("--protocol study runs the study's Sun checks on the study's wrapped files; "
+                            "drop --checkstyle_config/--no_wrap or use --protocol default")
         self.config = config
         self.wrap = wrap
+        self.study_wrapper = study_wrapper if self.study else None
+        self.removed = () if self.study else REMOVED_CHECKS
+        if self.study:
+            self.columns = tuple(STUDY_RULES)
         self._config_text: str | None = None
 
     def settings(self) -> dict[str, Any]:
         _, jar = checkstyle_launcher()
-        return {"checkstyle": jar_version(jar), "config": self.config, "removed_checks": list(REMOVED_CHECKS),
-                "wrap_bare_members": self.wrap}
+        route = "study" if self.study else "parser" if self.wrap else "none"
+        settings = {"checkstyle": jar_version(jar), "config": self.config, "removed_checks": list(self.removed),
+                    "wrapping": WRAPPING_ROUTES[route], "unparsable_files": "0" if self.study else "empty",
+                    "categories": "the study's rule list" if self.study else "the check's package"}
+        if self.study_wrapper:
+            settings["study_wrapper"] = self.study_wrapper
+        return settings
 
     def check_available(self) -> None:
         _, jar = checkstyle_launcher()
-        self._config_text = load_config(self.config, jar)
+        self._config_text = load_config(self.config, jar, self.removed)
+
+    def categorise(self, source: str, ids: dict[str, str], packages: dict[str, str]) -> tuple[str | None, str]:
+        """``(category, rule)`` of a report's ``source``; the category is None when the protocol does not count it."""
+        category, rule = category_and_rule(source, ids, packages)
+        return (STUDY_CATEGORY_OF_RULE.get(rule), rule) if self.study else (category, rule)
+
+    def problem_result(self, target: JavaInput, problems: list[dict[str, str]], raw: list[Any]) -> FileResult:
+        """The row of a file Checkstyle could not parse (a known limit gets its own status)."""
+        task_id, message = target.source.task_id, problems[0].get("message", "")
+        detail = message.split("\n")[0][:300]
+        status = "parse_error" if "while parsing" in message else "tool_error"
+        if status == "parse_error" and _SEALED.search(target.source.text or ""):
+            status, detail = "unsupported_sealed_class", SEALED_LIMIT.format(version=self.settings()["checkstyle"])
+        if self.study:
+            return self.study_zero(task_id, status, detail, raw)
+        return FileResult(task_id, status, dict.fromkeys(self.columns), records=raw, detail=detail)
 
     def analyse_chunk(self, files: list[SourceFile], workdir: Path, timeout: float) -> dict[str, FileResult]:
         launcher, jar = checkstyle_launcher()
         if self._config_text is None:
-            self._config_text = load_config(self.config, jar)
+            self._config_text = load_config(self.config, jar, self.removed)
         chunk = files[0].task_id
         config_path = workdir / f"checkstyle-config-{chunk}.xml"
         config_path.write_text(self._config_text, encoding="utf-8")
         report_path = workdir / f"checkstyle-report-{chunk}.xml"
-        inputs = prepare_java_inputs(files, workdir, self.wrap)
+        inputs = prepare_java_inputs(files, workdir, self.wrap, self.study_wrapper)
         ids, packages = module_ids(self._config_text), check_packages(jar)
         cmd = [*launcher, "-c", str(config_path), "-f", "xml", "-o", str(report_path),
                *(str(i.tool_path) for i in inputs.values())]
@@ -171,24 +263,21 @@ class CheckstyleAnalyser(Analyser):
                 if record.get("source") == _CHECKER:
                     problems.append(record)
                     continue
-                line = target.original_line(int(record.get("line", "0")))
-                if line is None and "column" in record:  # about the wrapper class itself
+                line = None if target.study_wrapped else target.original_line(int(record.get("line", "0")))
+                if line is None and "column" in record and not target.study_wrapped:  # about the wrapper class itself
                     on_wrapper.append(record)
                     continue
                 record["line"] = str(line) if line is not None else record.get("line")
-                record["category"], record["rule"] = category_and_rule(record.get("source", ""), ids, packages)
+                record["category"], record["rule"] = self.categorise(record.get("source", ""), ids, packages)
                 counted.append(record)
             task_id = target.source.task_id
             raw = [{"violations": counted, "on_wrapper_lines": on_wrapper, "errors": problems}]
             if problems:
-                detail = problems[0].get("message", "").split("\n")[0][:300]
-                status = "parse_error" if "while parsing" in problems[0].get("message", "") else "tool_error"
-                results[task_id] = FileResult(task_id, status, dict.fromkeys(self.columns), records=raw, detail=detail)
+                results[task_id] = self.problem_result(target, problems, raw)
                 continue
             results[task_id] = FileResult(
-                task_id, "wrapped" if target.wrapped else "ok",
-                dict(count_by([r["category"] for r in counted], self.columns)),
-                violations=[(r["category"], r["rule"]) for r in counted], records=raw)
+                task_id, target.status, dict(count_by([r["category"] for r in counted], self.columns)),
+                violations=[(r["category"] or "not counted", r["rule"]) for r in counted], records=raw)
         if len(results) != len(files):
             raise ToolFailure("tool_error", f"Checkstyle reported {len(results)} of {len(files)} files")
         return results

@@ -3,6 +3,13 @@
 The study called the ``lizard`` command once per file (~140 ms each, mostly interpreter start-up);
 the library call takes well under a millisecond. ``per_file=True`` keeps the command-line way
 (``lizard --csv``), which must give the same numbers.
+
+A file where lizard finds no function: under the ``default`` protocol its status is ``no_function``,
+``Detection_Rate`` and ``Function_Count`` are 0 (that is what they measure) and the sums are empty (there is
+nothing to sum; a 0 would pull the means down as if the file held trivial code). Under ``study`` every column is
+0, as the study's sums over functions made it. The study's text parser also counted a function twice when
+lizard repeated it in its "!!!! Warnings" list (CCN > 15, length > 1000 or more than 100 parameters); that is a
+bug and is not reproduced under either protocol (docs/quality.md gives its measured frequency).
 """
 
 from __future__ import annotations
@@ -20,6 +27,10 @@ from codepeft.quality.sources import SourceFile
 
 # The study's columns, then two more from the same functions.
 COLUMNS = ("Detection_Rate", "Cyclomatic_Complexity", "Lines_of_Code", "Token_Count", "Function_Count", "Parameter_Count")
+
+
+# Columns that stay measured for a file without functions (the others are sums over its functions).
+NO_FUNCTION_VALUES = {"Detection_Rate": 0, "Function_Count": 0}
 
 
 def file_values(functions: list[dict[str, Any]]) -> dict[str, int]:
@@ -67,8 +78,8 @@ class LizardAnalyser(Analyser):
     languages = ("python", "java", "csharp")
     columns = COLUMNS
 
-    def __init__(self, per_file: bool = False):
-        super().__init__(per_file)
+    def __init__(self, per_file: bool = False, protocol: str = "default"):
+        super().__init__(per_file, protocol)
         self.in_process = not per_file  # the library call needs no process at all
 
     def settings(self) -> dict[str, Any]:
@@ -82,11 +93,19 @@ class LizardAnalyser(Analyser):
             found = functions_from_cli(files, timeout, workdir)
         else:
             found = {f.task_id: analyse_in_process(f)[1] for f in files}
-        return {task_id: FileResult(task_id, "ok", dict(file_values(functions)), records=functions)
-                for task_id, functions in found.items()}
+        return {task_id: self.file_result(task_id, functions) for task_id, functions in found.items()}
+
+    def file_result(self, task_id: str, functions: list[dict[str, Any]], status: str = "no_function",
+                    detail: str = "lizard found no function") -> FileResult:
+        """A file's row; ``status``/``detail`` apply when there is no function (see the module docstring)."""
+        if functions:
+            return FileResult(task_id, "ok", dict(file_values(functions)), records=functions)
+        if self.study:
+            return self.study_zero(task_id, status, detail)
+        return FileResult(task_id, status, {**dict.fromkeys(self.columns), **NO_FUNCTION_VALUES}, detail=detail)
 
     def unanalysable(self, source: SourceFile, status: str, detail: str = "") -> FileResult:
-        """As in the study, a file where no function could be found counts as not detected."""
-        result = super().unanalysable(source, status, detail)
-        result.values["Detection_Rate"] = 0
-        return result
+        """An empty file holds no function (so does a binary one for the study's lizard); others: empty cells."""
+        if status == "empty" or (self.study and status == "binary"):
+            return self.file_result(source.task_id, [], status, detail or "empty file")
+        return super().unanalysable(source, status, detail)

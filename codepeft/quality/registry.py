@@ -16,10 +16,10 @@ from codepeft.quality.flake8_tool import Flake8Analyser
 from codepeft.quality.lizard_tool import LizardAnalyser
 from codepeft.quality.pmd_tool import PmdAnalyser
 from codepeft.quality.pylint_tool import PylintAnalyser
-from codepeft.quality.sonar_offline import SonarOfflineAnalyser
+from codepeft.quality.sonar_offline import SonarLikeAnalyser
 
 TOOLS: dict[str, type[Analyser]] = {cls.name: cls for cls in (
-    PylintAnalyser, Flake8Analyser, LizardAnalyser, PmdAnalyser, CheckstyleAnalyser, CSharpAnalyser, SonarOfflineAnalyser)}
+    PylintAnalyser, Flake8Analyser, LizardAnalyser, PmdAnalyser, CheckstyleAnalyser, CSharpAnalyser, SonarLikeAnalyser)}
 
 
 def tools_for_language(language: str) -> list[str]:
@@ -28,7 +28,7 @@ def tools_for_language(language: str) -> list[str]:
 
 
 def make_analyser(name: str, per_file: bool = False, **options: Any) -> Analyser:
-    """An analyser by registry name; ``options`` are its constructor's keyword arguments."""
+    """An analyser by registry name; ``options`` are its constructor's keyword arguments (``protocol`` too)."""
     if name not in TOOLS:
         raise UserError(f"unknown quality tool {name!r}; valid: {', '.join(TOOLS)}")
     try:

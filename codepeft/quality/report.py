@@ -4,8 +4,9 @@ Layout under the output folder::
 
     <tool>.csv              Task ID, the tool's columns, status
     <tool>_summary.json     files analysed, violations by category and rule, files not analysable and why
-    raw/<tool>/<id>.json    that file's own tool records, status, values, and the input's sha256
-                            (a rerun reuses a raw file whose sha256 and settings still match)
+    raw/<tool>/<id>.json    that file's own tool records, status, values, the input's sha256 and the reuse
+                            key (a rerun reuses a raw file only when both still match)
+    <tool>.csv.provenance.json  protocol, tool versions, options, wrapping route (codepeft.provenance)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from codepeft.io import write_csv, write_json
-from codepeft.quality.base import FileResult
+from codepeft.quality.base import ANALYSED_STATUSES, FileResult
 
 ID_COLUMN = "Task ID"
 
@@ -26,17 +27,22 @@ def raw_path(output_dir: Path, tool: str, task_id: str) -> Path:
     return output_dir / "raw" / tool / f"{task_id}.json"
 
 
-def write_raw(output_dir: Path, tool: str, result: FileResult, sha256: str, settings: dict[str, Any]) -> None:
-    """Write one file's raw output (atomically, so an interrupted run never leaves a torn one)."""
+def write_raw(output_dir: Path, tool: str, result: FileResult, sha256: str, settings: dict[str, Any],
+              key: str) -> None:
+    """Write one file's raw output (atomically, so an interrupted run never leaves a torn one).
+
+    ``key`` is :func:`codepeft.provenance.settings_key` of everything that changes the result (tool and
+    version, options, timeout, protocol); ``settings`` are stored beside it for people to read.
+    """
     write_json(raw_path(output_dir, tool, result.task_id), {
         "task_id": result.task_id, "tool": tool, "status": result.status, "detail": result.detail,
-        "sha256": sha256, "settings": settings, "values": result.values,
+        "sha256": sha256, "key": key, "settings": settings, "values": result.values,
         "violations": [list(v) for v in result.violations], "records": result.records,
     })
 
 
-def load_raw(output_dir: Path, tool: str, task_id: str, sha256: str, settings: dict[str, Any]) -> FileResult | None:
-    """A previous run's result for this exact input and settings, or None."""
+def load_raw(output_dir: Path, tool: str, task_id: str, sha256: str, key: str) -> FileResult | None:
+    """A previous run's result for this exact input (``sha256``) and reuse ``key``, or None."""
     path = raw_path(output_dir, tool, task_id)
     if not path.is_file():
         return None
@@ -44,7 +50,7 @@ def load_raw(output_dir: Path, tool: str, task_id: str, sha256: str, settings: d
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
-    if saved.get("sha256") != sha256 or saved.get("settings") != json.loads(json.dumps(settings)):
+    if saved.get("sha256") != sha256 or saved.get("key") != key:
         return None
     return FileResult(task_id, status=saved["status"], values=saved["values"],
                       violations=[tuple(v) for v in saved["violations"]], records=saved["records"],
@@ -63,9 +69,11 @@ def summarise(tool: str, results: Sequence[FileResult], columns: Sequence[str], 
     totals = {col: sum(r.values[col] for r in analysed if isinstance(r.values.get(col), int | float))
               for col in columns}
     failed = [{"task_id": r.task_id, "status": r.status, "detail": r.detail} for r in results if not r.analysed]
+    zero_rows = sum(1 for r in results if not r.analysed and r.values and all(v == 0 for v in r.values.values()))
     return {
         "tool": tool, **extra,
-        "files": len(results), "analysed": len(analysed), "not_analysable": len(failed),
+        "files": len(results), "analysed": len(analysed), "not_analysable": len(failed), "zero_rows": zero_rows,
+        "syntax_errors_counted": sum(r.status == "syntax_error" for r in analysed),
         "status_counts": dict(sorted(Counter(r.status for r in results).items())),
         "column_totals": totals,
         "violations_by_category": dict(by_category.most_common()),
@@ -78,13 +86,17 @@ def summary_line(summary: dict[str, Any], csv_path: Path) -> str:
     """One line for the terminal: how many files, how many not analysable and why."""
     counts = summary["status_counts"]
     line = f"{summary['tool']}: {summary['files']} files, {summary['analysed']} analysed"
-    if counts.get("syntax_error"):
-        line += f" ({counts['syntax_error']} with syntax errors, counted)"
+    if summary["syntax_errors_counted"]:
+        line += f" ({summary['syntax_errors_counted']} with syntax errors, counted)"
     if counts.get("wrapped"):
         line += f" ({counts['wrapped']} bare members wrapped in a class)"
+    if counts.get("study_wrapped"):
+        line += f" ({counts['study_wrapped']} wrapped the study's way)"
     if summary["not_analysable"]:
-        reasons = ", ".join(f"{n} {status}" for status, n in counts.items() if status not in ("ok", "wrapped", "syntax_error"))
+        reasons = ", ".join(f"{n} {status}" for status, n in counts.items() if status not in ANALYSED_STATUSES)
         line += f"; {summary['not_analysable']} not analysable ({reasons})"
+    if summary.get("protocol") == "study" and summary.get("zero_rows"):
+        line += f"; {summary['zero_rows']} of them 0 in every column, the study's convention"
     route = f" [route: {summary['route']}]" if "route" in summary else ""
     return line + f" -> {csv_path}{route}"
 

@@ -4,7 +4,8 @@ The code must already have been analysed on the server (sonar-scanner, one proje
 module reads, per file, ``ncloc``, ``bugs``, ``code_smells``, ``security_hotspots``, ``complexity``
 and ``cognitive_complexity`` from ``api/measures/component_tree`` and the open issues from
 ``api/issues/search`` (both paginated with ``p``/``ps``), and writes the same ``sonar.csv`` as the
-offline route. The token is sent as a Bearer header and never written anywhere.
+offline route. The token is sent as a Bearer header and never written anywhere. These are the only values
+this toolkit calls Sonar's (``sonar.csv``; the offline route writes ``sonarlike.csv``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from codepeft.errors import UserError
+from codepeft.provenance import DEFAULT_PROTOCOL, check_protocol
 from codepeft.quality.base import FileResult
 from codepeft.quality.report import write_outputs, write_raw
+from codepeft.quality.runner import record_provenance, reuse_key
 from codepeft.quality.sonar_offline import COLUMNS
 from codepeft.quality.sources import collect_sources, detect_language
 
@@ -90,8 +93,13 @@ def file_stem(component: dict[str, Any]) -> str:
 
 
 def export_sonar_measures(url: str, project: str, token: str, input_dir: str | Path, output_dir: str | Path,
-                          organization: str | None = None, branch: str | None = None, quiet: bool = False) -> Path:
-    """Write ``sonar.csv`` (one row per file of ``input_dir``) from the server's measures; return its path."""
+                          organization: str | None = None, branch: str | None = None, quiet: bool = False,
+                          protocol: str = DEFAULT_PROTOCOL) -> Path:
+    """Write ``sonar.csv`` (one row per file of ``input_dir``) from the server's measures; return its path.
+
+    ``protocol`` is recorded only: the server's measures are the same under both.
+    """
+    check_protocol(protocol)
     if not token:
         raise UserError("no Sonar token: put a user token in the environment variable named by --sonar_token_env")
     language = detect_language(input_dir, ("python", "java", "csharp"))
@@ -133,12 +141,14 @@ def export_sonar_measures(url: str, project: str, token: str, input_dir: str | P
                                 records=[{"component": component, "issues": file_issues}],
                                 detail=f"server has no {', '.join(absent)}" if absent else "")
         results.append(result)
-        write_raw(output_dir, "sonar", result, source.sha256, settings)
+        write_raw(output_dir, "sonar", result, source.sha256, settings, reuse_key("sonar", settings, 0, protocol))
 
     extra = {"route": ROUTE, "language": language, "input_dir": str(Path(input_dir).resolve()), "settings": settings,
              "server_files": len(components), "issues_read": len(issues), "issues_capped": len(issues) >= ISSUE_LIMIT,
              "seconds": round(time.perf_counter() - started, 3)}
     csv_path, line = write_outputs(output_dir, "sonar", results, COLUMNS, extra)
+    record_provenance(csv_path, "sonar", protocol, settings, route=ROUTE, wrapping="none (the server analysed the files)",
+                      files=len(results))
     if not quiet:
         print(line, flush=True)
     return csv_path

@@ -1,6 +1,9 @@
-"""Sonar route (b): the study's SonarCloud measures, approximated offline with open tools.
+"""Sonar-like measures (route b): the study's SonarCloud measures, approximated offline with open tools.
 
-Same columns as the Web API route (:mod:`codepeft.quality.sonar_api`); each is measured as follows.
+These are not Sonar's numbers: most restate other tools' counts (see the table), so they are written as
+``sonarlike.csv`` (tool name ``sonarlike``; the statistics call them ``SonarLike_*``), and only the Web API
+route (:mod:`codepeft.quality.sonar_api`, ``sonar.csv``) is called Sonar's. Same columns as that route;
+each is measured as follows.
 
 ========================  ==============================================  ===========================================
 column                    Python                                          Java
@@ -15,7 +18,12 @@ CoC                       cognitive complexity (``cognitive-complexity``  PMD Co
                           package) of each outermost function, summed     reported (reportLevel 1), summed
 ========================  ==============================================  ===========================================
 
-A file that does not parse gets no values (status ``parse_error``), as Sonar reports no measures for it.
+A file that does not parse gets no values (status ``parse_error``), as Sonar reports no measures for it; a
+file on which pylint reports a ``fatal`` message or bandit an error gets none either (``tool_error``).
+Reliability (Python: Pylint_Err; Java: PMD errorprone + multithreading), Maintainability (sums of Pylint's or
+PMD's other columns) and CyC (Lizard_CyC) restate other measures and are kept out of the statistics' correction
+families (codepeft.comparisons.SONARLIKE_FAMILY). The study had no offline definition of these measures, so
+both protocols compute them alike (the provenance file records the protocol asked for).
 """
 
 from __future__ import annotations
@@ -30,14 +38,14 @@ from typing import Any
 
 from codepeft.quality.base import Analyser, FileResult, ToolFailure, run_command
 from codepeft.quality.dependencies import python_tool_version
-from codepeft.quality.jvm import find_java
+from codepeft.quality.jvm import WRAPPING_ROUTES, find_java
 from codepeft.quality.lizard_tool import analyse_in_process
 from codepeft.quality.pmd_tool import pmd_home, problem_status, run_pmd
 from codepeft.quality.pylint_tool import run_pylint
 from codepeft.quality.sources import SourceFile
 
 COLUMNS = ("LoC", "Reliability", "Maintainability", "Security_Hotspots", "CyC", "CoC")
-ROUTE = "offline"
+ROUTE = "offline (Sonar-like: open tools, not a Sonar server)"
 SONAR_RULESET = Path(__file__).with_name("pmd_sonar_ruleset.xml")
 _JAVA_BUGS = {"errorprone", "multithreading"}
 _JAVA_SMELLS = {"bestpractices", "codestyle", "design", "performance"}
@@ -60,8 +68,9 @@ def python_cognitive_complexity(tree: ast.AST) -> int:
     return total
 
 
-def run_bandit(files: list[SourceFile], timeout: float, workdir: Path) -> dict[str, list[dict[str, Any]]]:
-    """Bandit's findings per task id, from one process."""
+def run_bandit(files: list[SourceFile], timeout: float, workdir: Path,
+               ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """Bandit's findings per task id, and its errors (reason) per task id, from one process."""
     completed = run_command([sys.executable, "-m", "bandit", "-f", "json", "-q", *(str(f.path) for f in files)],
                             timeout, accept=lambda rc: rc in (0, 1), cwd=workdir, name="bandit")
     try:
@@ -72,24 +81,28 @@ def run_bandit(files: list[SourceFile], timeout: float, workdir: Path) -> dict[s
     found: dict[str, list[dict[str, Any]]] = {f.task_id: [] for f in files}
     for finding in report["results"]:
         found[by_path[os.path.realpath(workdir / finding["filename"])]].append(finding)
-    return found
+    errors = {by_path[os.path.realpath(workdir / error["filename"])]: error.get("reason", "bandit error")
+              for error in report.get("errors", [])}
+    return found, errors
 
 
-class SonarOfflineAnalyser(Analyser):
-    """``sonar.csv`` from open tools (route b)."""
+class SonarLikeAnalyser(Analyser):
+    """``sonarlike.csv`` from open tools (route b): Sonar-like measures, not Sonar's."""
 
-    name = "sonar"
+    name = "sonarlike"
     languages = ("python", "java")
     columns = COLUMNS
+    min_chunk = 40  # each chunk starts pylint and bandit, or a PMD JVM
 
-    def __init__(self, per_file: bool = False, wrap: bool = True):
-        super().__init__(per_file)
+    def __init__(self, per_file: bool = False, protocol: str = "default", wrap: bool = True):
+        super().__init__(per_file, protocol)
         self.wrap = wrap
 
     def settings(self) -> dict[str, Any]:
         common = {"route": ROUTE, "lizard": python_tool_version("lizard")}
         if self.language == "java":
-            return {**common, "pmd": pmd_home()[1], "ruleset": SONAR_RULESET.name, "wrap_bare_members": self.wrap}
+            return {**common, "pmd": pmd_home()[1], "ruleset": SONAR_RULESET.name,
+                    "wrapping": WRAPPING_ROUTES["parser" if self.wrap else "none"]}
         return {**common, **{module: python_tool_version(module) for module in ("pylint", "bandit", "cognitive_complexity")}}
 
     def check_available(self) -> None:
@@ -104,9 +117,16 @@ class SonarOfflineAnalyser(Analyser):
 
     def _python(self, files: list[SourceFile], workdir: Path, timeout: float) -> dict[str, FileResult]:
         messages = run_pylint(files, timeout, workdir)
-        findings = run_bandit(files, timeout, workdir)
+        findings, bandit_errors = run_bandit(files, timeout, workdir)
         results = {}
         for source in files:
+            fatal = [m for m in messages[source.task_id] if m["type"] == "fatal"]
+            if fatal or source.task_id in bandit_errors:
+                detail = f"pylint {fatal[0]['messageId']} {fatal[0]['message']}" if fatal \
+                    else f"bandit: {bandit_errors[source.task_id]}"
+                parse = not fatal and "syntax error" in bandit_errors[source.task_id]
+                results[source.task_id] = self.unanalysable(source, "parse_error" if parse else "tool_error", detail[:300])
+                continue
             try:
                 tree = ast.parse(source.text or "", filename=source.path.name)
                 cognitive = python_cognitive_complexity(tree)
