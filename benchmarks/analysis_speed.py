@@ -19,10 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codepeft.cli import main_entry
+from codepeft.cli import available_cpus, main_entry
 from codepeft.io import require_dir
 from codepeft.quality import analyse_folder
-from codepeft.quality.command_line import default_jobs
 from codepeft.quality.samples import write_generation_files
 
 GROUPS = {  # name -> (language, generations file, files, tools, target speed-up)
@@ -59,7 +58,7 @@ def main() -> None:
     parser.add_argument("--reference_data", default=os.environ.get("CODEPEFT_REFERENCE_DATA", "../shared/reference-data"),
                         help="folder with codereval-generations/ (default: $CODEPEFT_REFERENCE_DATA)")
     parser.add_argument("--groups", default=",".join(GROUPS), help="comma-separated subset of " + ",".join(GROUPS))
-    parser.add_argument("--jobs", type=int, default=default_jobs(), help="parallel chunks per tool in the folder run")
+    parser.add_argument("--jobs", type=int, default=available_cpus(), help="parallel chunks per tool in the folder run")
     args = parser.parse_args()
     generations = require_dir(Path(args.reference_data) / "codereval-generations", "reference generations")
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]

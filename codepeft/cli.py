@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from codepeft.errors import UserError
 
@@ -29,3 +30,18 @@ def parse_list(value: str, flag: str, valid: list[str] | None = None) -> list[st
         if unknown:
             raise UserError(f"{flag}: unknown value(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
     return items
+
+
+def available_cpus(environ: Mapping[str, str] | None = None) -> int:
+    """The CPUs this process may use: ``os.sched_getaffinity(0)`` (what ``taskset`` or a scheduler's binding
+    allows), and at most ``SLURM_CPUS_PER_TASK`` when that is set (a SLURM allocation without CPU binding).
+    The default of every ``--jobs``/``--workers`` flag; never fails."""
+    environ = os.environ if environ is None else environ
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    slurm = environ.get("SLURM_CPUS_PER_TASK", "").strip()
+    if slurm.isdigit() and int(slurm) >= 1:
+        cpus = min(cpus, int(slurm))
+    return max(1, cpus)

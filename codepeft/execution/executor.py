@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from codepeft.cli import available_cpus
 from codepeft.errors import UserError
 from codepeft.execution import java_runner, python_runner
 from codepeft.execution.benchmarks import Problem, humaneval_path, load_benchmark
@@ -50,20 +51,8 @@ MAX_WORKERS = 64
 
 
 def default_workers(environ: Mapping[str, str] | None = None) -> int:
-    """Samples run in parallel by default: the CPUs this process may use, capped at :data:`MAX_WORKERS`.
-
-    The CPUs are ``os.sched_getaffinity(0)`` (what ``taskset`` or a scheduler's binding allows), and
-    at most ``SLURM_CPUS_PER_TASK`` when that is set (a SLURM allocation without CPU binding).
-    """
-    environ = os.environ if environ is None else environ
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    slurm = environ.get("SLURM_CPUS_PER_TASK", "").strip()
-    if slurm.isdigit() and int(slurm) >= 1:
-        cpus = min(cpus, int(slurm))
-    return max(1, min(cpus, MAX_WORKERS))
+    """Samples run in parallel by default: :func:`codepeft.cli.available_cpus`, capped at :data:`MAX_WORKERS`."""
+    return min(available_cpus(environ), MAX_WORKERS)
 
 
 @dataclass

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from codepeft.cli import available_cpus
 from codepeft.provenance import add_protocol_argument
 from codepeft.quality.runner import DEFAULT_TIMEOUT, analyse_folder
-
-
-def default_jobs() -> int:
-    """The CPUs this process may use (a SLURM allocation, not the whole node)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +16,7 @@ def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of <id>.py, <id>.java or <id>.cs files (one per prediction)")
     parser.add_argument("--output_dir", required=True,
                         help="where <tool>.csv, <tool>_summary.json and raw/<tool>/<id>.json go")
-    parser.add_argument("--jobs", type=int, default=default_jobs(),
+    parser.add_argument("--jobs", type=int, default=available_cpus(),
                         help="tool processes run in parallel, each on its own chunk of files (default: CPUs available)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help="seconds a tool may spend on one file (a chunk of n files gets timeout*(1+(n-1)/10)); "
