@@ -7,7 +7,8 @@ from pathlib import Path
 folder = Path(sys.argv[1])
 with open(folder / "summary.csv", newline="") as handle:
     rows = list(csv.DictReader(handle))
-assert list(rows[0]) == ["model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n"], rows[0]
+assert list(rows[0]) == ["model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n",
+                         "n_unanalysable"], rows[0]
 have = {(r["method"], r["task"], r["language"], r["metric"]) for r in rows}
 expected = {
     ("generation", "python"): ["pass@1", "Pylint_Err", "flake8_E", "Lizard_DR"],
