@@ -44,6 +44,26 @@ def run_script(script: str, *args: str, cwd: Path | None = None, env: dict | Non
                           capture_output=True, text=True, timeout=timeout)
 
 
+def write_random_adapter(base_dir: Path, folder: Path) -> Path:
+    """Save a LoRA adapter (the study's configuration) on ``base_dir`` whose B weights are random (seeded), so it
+    changes the output, with the base's tokenizer; return ``folder``."""
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from codepeft.modeling import lora_config
+
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir), lora_config())
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.05, generator=generator)
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(base_dir).save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

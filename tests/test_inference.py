@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, reference_file
+from conftest import REPO, reference_file, write_random_adapter
 
 from codepeft.data import SAMPLES_DIR, load_examples
 from codepeft.errors import UserError
@@ -57,21 +57,7 @@ def fft_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def adapter_dir(fft_model_dir, tmp_path_factory) -> Path:
     """A LoRA adapter (the study's configuration) whose B weights are random, so it changes the output."""
-    from peft import get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from codepeft.modeling import lora_config
-
-    folder = tmp_path_factory.mktemp("adapter")
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(fft_model_dir), lora_config())
-    generator = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0, 0.05, generator=generator)
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(fft_model_dir).save_pretrained(folder)
-    return folder
+    return write_random_adapter(fft_model_dir, tmp_path_factory.mktemp("adapter"))
 
 
 def sample_prompts(tokenizer, count=12):

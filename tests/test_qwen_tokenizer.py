@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, run_script
+from conftest import REPO, run_script, write_random_adapter
 
 from codepeft.chat import CHATML_TEMPLATE, inference_prompt
 from codepeft.data import SAMPLES_DIR, load_examples, read_task_file
@@ -200,21 +200,7 @@ def test_answers_are_extracted_from_the_decoded_reply(qwen_model_dir, qwen_token
 @pytest.fixture(scope="module")
 def qwen_adapter_dir(qwen_tuned_dir, tmp_path_factory) -> Path:
     """A LoRA adapter (the study's configuration) with random B weights on the Qwen-tokenizer model."""
-    from peft import get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from codepeft.modeling import lora_config
-
-    folder = tmp_path_factory.mktemp("qwen-adapter")
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(qwen_tuned_dir), lora_config())
-    generator = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0, 0.05, generator=generator)
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(qwen_tuned_dir).save_pretrained(folder)
-    return folder
+    return write_random_adapter(qwen_tuned_dir, tmp_path_factory.mktemp("qwen-adapter"))
 
 
 @pytest.mark.slow
