@@ -349,3 +349,16 @@ def test_documented_limit_a_sample_that_reads_the_harness_frame_forges_a_pass(sa
               "def f():\n    return 2\n")
     outcome, _ = _run(sandbox, forger)
     assert outcome.passed
+
+
+def test_the_uid_scan_is_skipped_only_after_bubblewrap_exited_by_itself(isolated):
+    """bubblewrap exits by itself only once its PID namespace is empty (the clean-up may skip the scan);
+    after the wall-clock kill its namespace may still be dying, so the box must be searched."""
+    command = [sys.executable, "-I", "-S", "-c"]
+    with isolated.box() as box:
+        ended = box.run([*command, "import subprocess; subprocess.Popen(['sleep', '60'], start_new_session=True)"],
+                        Limits(wall_s=10))
+        assert ended.return_code == 0 and not ended.timed_out and box.settled
+        killed = box.run([*command, "while True: pass"], Limits(wall_s=0.5))
+        assert killed.timed_out and killed.return_code < 0 and not box.settled
+    assert _our_strays(isolated.temp_root) == []
