@@ -22,7 +22,12 @@ a reply cut off inside its reasoning has no answer). Then:
   not used: it requires anthropic, google-generativeai, wget, fire and more): the parseable code is
   found (the longest run of top-level chunks that parses, per block), all blocks are put together, and
   only the imports, the entry point and what it uses, transitively (helper functions, classes,
-  globals), are kept; usage code, tests, prints and prose are dropped. Without an entry point, the
+  globals), are kept; usage code, tests, prints and prose are dropped. Of several top-level definitions
+  of one name, the first wins, as in EvalPlus (so that a repetition cut off by ``max_new_tokens`` that
+  still parses, ``return a`` for ``return a + b``, does not replace the complete one above it when the
+  code runs); a function whose body is only a docstring, ``pass`` or ``...`` (an echoed signature, an
+  ``@overload``) gives way to a later full one. A later definition that is a real redefinition (a
+  "corrected version" written after the first) is rare in model output and loses. Without an entry point, the
   roots are the top-level functions and classes no other definition uses (test-like names such as
   ``test_*``, ``main``, ``check`` only when nothing else is left). Code that does not parse at all is
   returned as the model wrote it (it then fails as a syntax error; it is never repaired or cut), and so
@@ -239,19 +244,43 @@ def _used_names(node: ast.AST) -> set[str]:
     return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
 
 
-def _roots(definitions: dict[str, list[ast.stmt]], entry_point: str | None) -> set[str]:
+def _is_stub(node: ast.stmt) -> bool:
+    """Whether ``node`` is a function whose body is only a docstring, ``pass`` or ``...`` (a signature
+    echoed before the code, an ``@overload``)."""
+    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(
+        isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+                                       and (isinstance(stmt.value.value, str) or stmt.value.value is Ellipsis))
+        for stmt in node.body)
+
+
+def first_definitions(body: list[ast.stmt]) -> dict[str, ast.stmt]:
+    """Each top-level name's definition: the first one that is not a stub (:func:`_is_stub`), else the first.
+
+    As EvalPlus' sanitizer (the first definition of a name, function, class or variable, wins), so that a
+    repetition the model went on to write, cut off by ``max_new_tokens`` and still parseable (``return a``
+    for ``return a + b``), does not replace the complete definition above it when the code is run.
+    """
+    definitions: dict[str, ast.stmt] = {}
+    for node in body:
+        for name in _defined_names(node):
+            if name not in definitions or (_is_stub(definitions[name]) and not _is_stub(node)):
+                definitions[name] = node
+    return definitions
+
+
+def _roots(definitions: dict[str, ast.stmt], entry_point: str | None) -> set[str]:
     """The names to keep with what they use: the entry point, else the definitions nothing else uses."""
     if entry_point:
         if entry_point in definitions:
             return {entry_point}
-        owners = {name for name, nodes in definitions.items() for node in nodes if isinstance(node, ast.ClassDef)
+        owners = {name for name, node in definitions.items() if isinstance(node, ast.ClassDef)
                   and any(getattr(member, "name", None) == entry_point for member in node.body)}
         if owners:
             return owners
-    functions = {name for name, nodes in definitions.items()
-                 if any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for node in nodes)}
+    functions = {name for name, node in definitions.items()
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     for candidates in ({name for name in functions if not _TEST_LIKE.match(name)}, functions):
-        used = {dep for name in candidates for node in definitions[name] for dep in _used_names(node) if dep != name}
+        used = {dep for name in candidates for dep in _used_names(definitions[name]) if dep != name}
         if roots := candidates - used:
             return roots
     return functions
@@ -261,25 +290,24 @@ def sanitize_python(code: str, entry_point: str | None = None) -> str:
     """``code`` (which must parse) reduced to its imports and the definitions the entry point reaches.
 
     Imports come first (one written after a definition moves up, as in EvalPlus' output, so that the
-    definitions see it). Top-level statements that are neither imports nor reachable definitions (calls, prints, asserts,
+    definitions see it). Of several definitions of a name only the first is kept (:func:`first_definitions`).
+    Top-level statements that are neither imports nor reachable definitions (calls, prints, asserts,
     ``if __name__ == "__main__":``, tests) are dropped with the comment lines right above them. Kept
     definitions keep their text, decorators, the comment lines right above them and the indented comment
     lines that close their body; removed stretches leave the blank lines that followed the kept code.
     """
     tree = ast.parse(code)
-    definitions: dict[str, list[ast.stmt]] = {}
-    for node in tree.body:
-        for name in _defined_names(node):
-            definitions.setdefault(name, []).append(node)
+    definitions = first_definitions(tree.body)
     reached, queue = set(), list(_roots(definitions, entry_point))
     while queue:
         name = queue.pop()
         if name in reached or name not in definitions:
             continue
         reached.add(name)
-        queue.extend(dep for node in definitions[name] for dep in _used_names(node))
+        queue.extend(_used_names(definitions[name]))
     imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
-    kept = imports + [node for node in tree.body if any(name in reached for name in _defined_names(node))]
+    kept = imports + [node for node in tree.body
+                      if any(name in reached and definitions[name] is node for name in _defined_names(node))]
     if not kept:
         return ""
     lines = code.split("\n")
@@ -489,27 +517,51 @@ def tree_sitter_answer(text: str, language: str, tags: tuple[str, ...]) -> str:
 _LABEL = re.compile(r"(?:^|\n)[ \t>*_#-]*summary[ \t*_]*:[ \t*_]*", re.IGNORECASE)
 _DONE_AFTER_SENTENCE = re.compile(r"(?<=[.!?])[\s*_`\"']*\bDONE\b")
 _TRAILING_DONE = re.compile(r"[\s*_`]*\bDONE\b\W*\Z")
+_TRAILING_ANY_CASE_DONE = re.compile(r"(?<=[.!?])[\s*_`\"']*\bdone\b\W*\Z", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\A(?:<[^<>]*>|\{[^{}]*\}|\[[^\[\]]*\]|\.{3}|\u2026)\Z")
+
+
+def _summary_after(text: str) -> tuple[str, bool]:
+    """The summary at the start of ``text`` (one line) and whether a stop word ``DONE`` ended it."""
+    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    if len(paragraphs) > 1 and "\n" not in paragraphs[0] and paragraphs[0].rstrip("*_ ").endswith(":"):
+        paragraphs = paragraphs[1:]
+    summary = paragraphs[0] if paragraphs else ""
+    ended = False
+    for stop_word in (_DONE_AFTER_SENTENCE, _TRAILING_DONE, _TRAILING_ANY_CASE_DONE):
+        if (stop := stop_word.search(summary)) is not None:
+            summary, ended = summary[: stop.start()], True
+            break
+    summary = " ".join(re.sub(r"^[ \t]*(?:[-*+]|\d+\.)[ \t]+", "", summary, flags=re.MULTILINE).split())
+    return summary.strip("`\"'*_ "), ended
 
 
 def summary_answer(text: str) -> str:
     """The summary in a reply, on one line.
 
-    After the last ``SUMMARY:`` label when there is one. The answer is the first paragraph (lines up to
-    a blank line), so a summary wrapped over two lines keeps both; a lone lead-in line ending in ``:``
-    ("Here is a summary:") is skipped. The study's stop word ``DONE`` ends the summary where it follows
-    a sentence's end or closes the paragraph; a DONE inside the sentence ("Marks the job as DONE once
-    ...") is a word of the summary.
+    The summary follows a ``SUMMARY:`` label (any case, bold or not, at the start of a line), else
+    starts the reply. Of several labels, the first whose summary the stop word ends (``SUMMARY: ...
+    DONE``) is taken, so that a fine-tuned model that repeats itself without an end token
+    (``SUMMARY: Adds. DONE`` twice, then a cut-off ``SUMMARY: Ad``) gives its first, complete summary, never
+    a cut-off repetition; a placeholder (``SUMMARY: <text> DONE``, ``{summary}``, ``[...]``, ``...``: an
+    echoed instruction) is skipped. Without a complete one, the last label is taken (a lead-in label
+    followed by the labelled answer).
+
+    The summary is the first paragraph (lines up to a blank line), so a summary wrapped over two lines
+    keeps both; a lone lead-in line ending in ``:`` ("Here is a summary:") is skipped. The study's stop
+    word ``DONE`` (upper case) ends the summary at its first occurrence after a sentence's end, else
+    where it closes the paragraph; a DONE inside the sentence ("Marks the job as DONE once ...", "Checks
+    whether the task is DONE. DONE") is a word of the summary. A ``done`` in another case is the stop
+    word only as the paragraph's last word after a sentence's end (``summary: adds two numbers. done``);
+    elsewhere ("Marks the task as done.") it is a word.
     """
     text = without_fenced_blocks(reply_text(text))
     labels = list(_LABEL.finditer(text))
-    if labels:
-        text = text[labels[-1].end():]
-    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
-    if len(paragraphs) > 1 and "\n" not in paragraphs[0] and paragraphs[0].rstrip("*_ ").endswith(":"):
-        paragraphs = paragraphs[1:]
-    summary = paragraphs[0] if paragraphs else ""
-    if (stop := _DONE_AFTER_SENTENCE.search(summary)) is not None:
-        summary = summary[: stop.start()]
-    summary = _TRAILING_DONE.sub("", summary)
-    summary = " ".join(re.sub(r"^[ \t]*(?:[-*+]|\d+\.)[ \t]+", "", summary, flags=re.MULTILINE).split())
-    return summary.strip("`\"'*_ ")
+    if not labels:
+        return _summary_after(text)[0]
+    bounds = [label.start() for label in labels[1:]] + [len(text)]
+    candidates = [_summary_after(text[label.end():end]) for label, end in zip(labels, bounds, strict=True)]
+    for summary, ended in candidates:
+        if ended and summary and not _PLACEHOLDER.match(summary):
+            return summary
+    return candidates[-1][0]
