@@ -196,3 +196,22 @@ ADD_TYPED = 'def add(a:int,b:int)->int:\n    """Add."""\n    return a + b'
 ])
 def test_the_first_complete_definition_of_a_name_wins(text, expected):
     assert get_task("generation").extract_answer(text, "python", entry_point="add") == expected
+
+
+FIB = "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)"
+POINT = ("from collections import namedtuple\n\nPoint = namedtuple('Point', 'x y')\n\n\nclass Point(Point):\n"
+         "    def norm(self):\n        return abs(self.x) + abs(self.y)\n\n\ndef norm(x, y):\n    return Point(x, y).norm()")
+
+
+@pytest.mark.parametrize(("text", "expected", "call", "result"), [
+    (f"from functools import lru_cache\n\n{FIB}\n\nfib = lru_cache(maxsize=None)(fib)\n\nprint(fib(30))",
+     f"from functools import lru_cache\n\n{FIB}\n\nfib = lru_cache(maxsize=None)(fib)", "fib(30)", 832040),
+    (f"{POINT}\n\nprint(norm(3, -4))", POINT, "norm(3, -4)", 7),
+])
+def test_a_later_definition_that_builds_on_the_first_is_kept(text, expected, call, result):
+    """``fib = lru_cache(...)(fib)`` and ``class Point(Point)`` use the first definition: not repeats."""
+    answer = get_task("generation").extract_answer(text, "python", entry_point=call.split("(")[0])
+    assert answer == expected
+    namespace: dict = {}
+    exec(compile(answer, "answer", "exec"), namespace)  # hand-written test code
+    assert eval(call, namespace) == result

@@ -26,8 +26,9 @@ a reply cut off inside its reasoning has no answer). Then:
   of one name, the first wins, as in EvalPlus (so that a repetition cut off by ``max_new_tokens`` that
   still parses, ``return a`` for ``return a + b``, does not replace the complete one above it when the
   code runs); a function whose body is only a docstring, ``pass`` or ``...`` (an echoed signature, an
-  ``@overload``) gives way to a later full one. A later definition that is a real redefinition (a
-  "corrected version" written after the first) is rare in model output and loses. Without an entry point, the
+  ``@overload``) gives way to a later full one, and a later definition that uses the first (``fib =
+  lru_cache(None)(fib)``, ``class Point(Point)``) is kept after it. A later definition that is a real
+  redefinition (a "corrected version" written after the first) is rare in model output and loses. Without an entry point, the
   roots are the top-level functions and classes no other definition uses (test-like names such as
   ``test_*``, ``main``, ``check`` only when nothing else is left). Code that does not parse at all is
   returned as the model wrote it (it then fails as a syntax error; it is never repaired or cut), and so
@@ -253,34 +254,48 @@ def _is_stub(node: ast.stmt) -> bool:
         for stmt in node.body)
 
 
-def first_definitions(body: list[ast.stmt]) -> dict[str, ast.stmt]:
-    """Each top-level name's definition: the first one that is not a stub (:func:`_is_stub`), else the first.
+def _builds_on(node: ast.stmt, name: str) -> bool:
+    """Whether ``node``, a later definition of ``name``, uses the earlier one: an assignment whose value
+    reads it (``fib = lru_cache(fib)``), a class that derives from it (``class Point(Point)``)."""
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        return node.value is not None and name in _used_names(node.value)
+    if isinstance(node, ast.ClassDef):
+        return any(name in _used_names(base) for base in [*node.bases, *node.keywords, *node.decorator_list])
+    return False
+
+
+def first_definitions(body: list[ast.stmt]) -> dict[str, list[ast.stmt]]:
+    """Each top-level name's definition: the first that is not a stub (:func:`_is_stub`), else the first;
+    followed by the later definitions that build on it (:func:`_builds_on`), which are not replacements.
 
     As EvalPlus' sanitizer (the first definition of a name, function, class or variable, wins), so that a
     repetition the model went on to write, cut off by ``max_new_tokens`` and still parseable (``return a``
     for ``return a + b``), does not replace the complete definition above it when the code is run.
     """
-    definitions: dict[str, ast.stmt] = {}
+    definitions: dict[str, list[ast.stmt]] = {}
     for node in body:
         for name in _defined_names(node):
-            if name not in definitions or (_is_stub(definitions[name]) and not _is_stub(node)):
-                definitions[name] = node
+            nodes = definitions.setdefault(name, [])
+            if not nodes or (_is_stub(nodes[0]) and not _is_stub(node) and len(nodes) == 1):
+                nodes[:] = [node]
+            elif _builds_on(node, name):
+                nodes.append(node)
     return definitions
 
 
-def _roots(definitions: dict[str, ast.stmt], entry_point: str | None) -> set[str]:
+def _roots(definitions: dict[str, list[ast.stmt]], entry_point: str | None) -> set[str]:
     """The names to keep with what they use: the entry point, else the definitions nothing else uses."""
     if entry_point:
         if entry_point in definitions:
             return {entry_point}
-        owners = {name for name, node in definitions.items() if isinstance(node, ast.ClassDef)
-                  and any(getattr(member, "name", None) == entry_point for member in node.body)}
+        owners = {name for name, nodes in definitions.items() if isinstance(nodes[0], ast.ClassDef)
+                  and any(getattr(member, "name", None) == entry_point for member in nodes[0].body)}
         if owners:
             return owners
-    functions = {name for name, node in definitions.items()
-                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    functions = {name for name, nodes in definitions.items()
+                 if isinstance(nodes[0], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     for candidates in ({name for name in functions if not _TEST_LIKE.match(name)}, functions):
-        used = {dep for name in candidates for dep in _used_names(definitions[name]) if dep != name}
+        used = {dep for name in candidates for node in definitions[name] for dep in _used_names(node) if dep != name}
         if roots := candidates - used:
             return roots
     return functions
@@ -304,10 +319,10 @@ def sanitize_python(code: str, entry_point: str | None = None) -> str:
         if name in reached or name not in definitions:
             continue
         reached.add(name)
-        queue.extend(_used_names(definitions[name]))
+        queue.extend(dep for node in definitions[name] for dep in _used_names(node))
     imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
-    kept = imports + [node for node in tree.body
-                      if any(name in reached and definitions[name] is node for name in _defined_names(node))]
+    kept = imports + [node for node in tree.body if any(
+        name in reached and any(node is chosen for chosen in definitions[name]) for name in _defined_names(node))]
     if not kept:
         return ""
     lines = code.split("\n")
