@@ -28,8 +28,8 @@ a reply cut off inside its reasoning has no answer). Then:
   code runs); a function whose body is only a docstring, ``pass`` or ``...`` (an echoed signature, an
   ``@overload``) gives way to a later full one, and a later definition that uses the first (``fib =
   lru_cache(None)(fib)``, ``class Point(Point)``) is kept after it. A later definition that is a real
-  redefinition (a "corrected version" written after the first) is rare in model output and loses. Without an entry point, the
-  roots are the top-level functions and classes no other definition uses (test-like names such as
+  redefinition (a "corrected version" written after the first) is rare in model output and loses.
+  Without an entry point, the roots are the top-level functions and classes no other definition uses (test-like names such as
   ``test_*``, ``main``, ``check`` only when nothing else is left). Code that does not parse at all is
   returned as the model wrote it (it then fails as a syntax error; it is never repaired or cut), and so
   is a reply whose parseable part defines no function or class (imports only, the function broken).
@@ -305,7 +305,7 @@ def sanitize_python(code: str, entry_point: str | None = None) -> str:
     """``code`` (which must parse) reduced to its imports and the definitions the entry point reaches.
 
     Imports come first (one written after a definition moves up, as in EvalPlus' output, so that the
-    definitions see it). Of several definitions of a name only the first is kept (:func:`first_definitions`).
+    definitions see it). Of several definitions of a name the first is kept (and what builds on it, :func:`first_definitions`).
     Top-level statements that are neither imports nor reachable definitions (calls, prints, asserts,
     ``if __name__ == "__main__":``, tests) are dropped with the comment lines right above them. Kept
     definitions keep their text, decorators, the comment lines right above them and the indented comment
