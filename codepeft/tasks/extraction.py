@@ -29,8 +29,8 @@ a reply cut off inside its reasoning has no answer). Then:
   ``@overload``) gives way to a later full one, and a later definition that uses the first (``fib =
   lru_cache(None)(fib)``, ``class Point(Point)``) is kept after it. A later definition that is a real
   redefinition (a "corrected version" written after the first) is rare in model output and loses.
-  Without an entry point, the roots are the top-level functions and classes no other definition uses (test-like names such as
-  ``test_*``, ``main``, ``check`` only when nothing else is left). Code that does not parse at all is
+  Without an entry point, the roots are the top-level functions and classes no other definition uses
+  (test-like names such as ``test_*``, ``main``, ``check`` only when nothing else is left). Code that does not parse at all is
   returned as the model wrote it (it then fails as a syntax error; it is never repaired or cut), and so
   is a reply whose parseable part defines no function or class (imports only, the function broken).
 * **Java and C#** are read with the pinned tree-sitter grammars: of several blocks, those that declare
