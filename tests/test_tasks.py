@@ -167,3 +167,51 @@ def test_the_entry_point_is_the_signatures_function_on_coderevals_inputs():
     reply = "def helper():\n    return 2\n\ndef add(a, b):\n    return a + b\n\nprint(add(1, 2))\n"
     assert task.extract_answer(reply, "python", task.entry_point({"signature": "def add(a, b):"})) == \
         "def add(a, b):\n    return a + b"
+
+
+# ---- issue f2: repetitions without an end token, DONE as a word before the stop word, lower-case stop word --
+@pytest.mark.parametrize(("text", "expected"), [
+    ("SUMMARY: Adds two numbers. DONE\nSUMMARY: Adds two numbers. DONE\nSUMMARY: Adds", "Adds two numbers."),
+    ("SUMMARY: Adds two numbers. DONE\n\nSUMMARY: Adds two numbers and", "Adds two numbers."),
+    ("SUMMARY: Checks whether the task is DONE. DONE", "Checks whether the task is DONE."),
+    ("SUMMARY: Checks whether the task is DONE.", "Checks whether the task is"),  # no later stop word
+    ("summary: adds two numbers. done", "adds two numbers."),
+    ("Summary: Marks the task as done.", "Marks the task as done."),  # not after a sentence's end
+    ("Use the format\nSUMMARY: <text> DONE\nSUMMARY: Adds two numbers. DONE", "Adds two numbers."),
+    ("Summary:\nSUMMARY: Adds two numbers. DONE", "Adds two numbers."),
+    ("**Summary:** the function below.\n\nSUMMARY: Adds two numbers. DONE", "Adds two numbers."),
+])
+def test_summaries_take_the_first_complete_labelled_summary(text, expected):
+    assert get_task("summarization").extract_answer(text, "java") == expected
+
+
+ADD_TYPED = 'def add(a:int,b:int)->int:\n    """Add."""\n    return a + b'
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (f'{ADD_TYPED}\n\n\n\ndef add(a:int,b:int)->int:\n    """Add."""\n    return a', ADD_TYPED),
+    (f"```python\n{ADD}\n```\nA shorter one:\n```python\ndef add(a, b):\n    return a\n```", ADD),
+    ("from typing import overload\n\n@overload\ndef add(a: int, b: int) -> int: ...\n\n"
+     f"{ADD}", f"from typing import overload\n\n{ADD}"),
+])
+def test_the_first_complete_definition_of_a_name_wins(text, expected):
+    assert get_task("generation").extract_answer(text, "python", entry_point="add") == expected
+
+
+FIB = "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)"
+POINT = ("from collections import namedtuple\n\nPoint = namedtuple('Point', 'x y')\n\n\nclass Point(Point):\n"
+         "    def norm(self):\n        return abs(self.x) + abs(self.y)\n\n\ndef norm(x, y):\n    return Point(x, y).norm()")
+
+
+@pytest.mark.parametrize(("text", "expected", "call", "result"), [
+    (f"from functools import lru_cache\n\n{FIB}\n\nfib = lru_cache(maxsize=None)(fib)\n\nprint(fib(30))",
+     f"from functools import lru_cache\n\n{FIB}\n\nfib = lru_cache(maxsize=None)(fib)", "fib(30)", 832040),
+    (f"{POINT}\n\nprint(norm(3, -4))", POINT, "norm(3, -4)", 7),
+])
+def test_a_later_definition_that_builds_on_the_first_is_kept(text, expected, call, result):
+    """``fib = lru_cache(...)(fib)`` and ``class Point(Point)`` use the first definition: not repeats."""
+    answer = get_task("generation").extract_answer(text, "python", entry_point=call.split("(")[0])
+    assert answer == expected
+    namespace: dict = {}
+    exec(compile(answer, "answer", "exec"), namespace)  # hand-written test code
+    assert eval(call, namespace) == result

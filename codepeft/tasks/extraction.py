@@ -22,9 +22,15 @@ a reply cut off inside its reasoning has no answer). Then:
   not used: it requires anthropic, google-generativeai, wget, fire and more): the parseable code is
   found (the longest run of top-level chunks that parses, per block), all blocks are put together, and
   only the imports, the entry point and what it uses, transitively (helper functions, classes,
-  globals), are kept; usage code, tests, prints and prose are dropped. Without an entry point, the
-  roots are the top-level functions and classes no other definition uses (test-like names such as
-  ``test_*``, ``main``, ``check`` only when nothing else is left). Code that does not parse at all is
+  globals), are kept; usage code, tests, prints and prose are dropped. Of several top-level definitions
+  of one name, the first wins, as in EvalPlus (so that a repetition cut off by ``max_new_tokens`` that
+  still parses, ``return a`` for ``return a + b``, does not replace the complete one above it when the
+  code runs); a function whose body is only a docstring, ``pass`` or ``...`` (an echoed signature, an
+  ``@overload``) gives way to a later full one, and a later definition that uses the first (``fib =
+  lru_cache(None)(fib)``, ``class Point(Point)``) is kept after it. A later definition that is a real
+  redefinition (a "corrected version" written after the first) is rare in model output and loses.
+  Without an entry point, the roots are the top-level functions and classes no other definition uses
+  (test-like names such as ``test_*``, ``main``, ``check`` only when nothing else is left). Code that does not parse at all is
   returned as the model wrote it (it then fails as a syntax error; it is never repaired or cut), and so
   is a reply whose parseable part defines no function or class (imports only, the function broken).
 * **Java and C#** are read with the pinned tree-sitter grammars: of several blocks, those that declare
@@ -239,17 +245,55 @@ def _used_names(node: ast.AST) -> set[str]:
     return {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name)}
 
 
+def _is_stub(node: ast.stmt) -> bool:
+    """Whether ``node`` is a function whose body is only a docstring, ``pass`` or ``...`` (a signature
+    echoed before the code, an ``@overload``)."""
+    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(
+        isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+                                       and (isinstance(stmt.value.value, str) or stmt.value.value is Ellipsis))
+        for stmt in node.body)
+
+
+def _builds_on(node: ast.stmt, name: str) -> bool:
+    """Whether ``node``, a later definition of ``name``, uses the earlier one: an assignment whose value
+    reads it (``fib = lru_cache(fib)``), a class that derives from it (``class Point(Point)``)."""
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        return node.value is not None and name in _used_names(node.value)
+    if isinstance(node, ast.ClassDef):
+        return any(name in _used_names(base) for base in [*node.bases, *node.keywords, *node.decorator_list])
+    return False
+
+
+def first_definitions(body: list[ast.stmt]) -> dict[str, list[ast.stmt]]:
+    """Each top-level name's definition: the first that is not a stub (:func:`_is_stub`), else the first;
+    followed by the later definitions that build on it (:func:`_builds_on`), which are not replacements.
+
+    As EvalPlus' sanitizer (the first definition of a name, function, class or variable, wins), so that a
+    repetition the model went on to write, cut off by ``max_new_tokens`` and still parseable (``return a``
+    for ``return a + b``), does not replace the complete definition above it when the code is run.
+    """
+    definitions: dict[str, list[ast.stmt]] = {}
+    for node in body:
+        for name in _defined_names(node):
+            nodes = definitions.setdefault(name, [])
+            if not nodes or (_is_stub(nodes[0]) and not _is_stub(node) and len(nodes) == 1):
+                nodes[:] = [node]
+            elif _builds_on(node, name):
+                nodes.append(node)
+    return definitions
+
+
 def _roots(definitions: dict[str, list[ast.stmt]], entry_point: str | None) -> set[str]:
     """The names to keep with what they use: the entry point, else the definitions nothing else uses."""
     if entry_point:
         if entry_point in definitions:
             return {entry_point}
-        owners = {name for name, nodes in definitions.items() for node in nodes if isinstance(node, ast.ClassDef)
-                  and any(getattr(member, "name", None) == entry_point for member in node.body)}
+        owners = {name for name, nodes in definitions.items() if isinstance(nodes[0], ast.ClassDef)
+                  and any(getattr(member, "name", None) == entry_point for member in nodes[0].body)}
         if owners:
             return owners
     functions = {name for name, nodes in definitions.items()
-                 if any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for node in nodes)}
+                 if isinstance(nodes[0], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
     for candidates in ({name for name in functions if not _TEST_LIKE.match(name)}, functions):
         used = {dep for name in candidates for node in definitions[name] for dep in _used_names(node) if dep != name}
         if roots := candidates - used:
@@ -261,16 +305,14 @@ def sanitize_python(code: str, entry_point: str | None = None) -> str:
     """``code`` (which must parse) reduced to its imports and the definitions the entry point reaches.
 
     Imports come first (one written after a definition moves up, as in EvalPlus' output, so that the
-    definitions see it). Top-level statements that are neither imports nor reachable definitions (calls, prints, asserts,
+    definitions see it). Of several definitions of a name the first is kept (and what builds on it, :func:`first_definitions`).
+    Top-level statements that are neither imports nor reachable definitions (calls, prints, asserts,
     ``if __name__ == "__main__":``, tests) are dropped with the comment lines right above them. Kept
     definitions keep their text, decorators, the comment lines right above them and the indented comment
     lines that close their body; removed stretches leave the blank lines that followed the kept code.
     """
     tree = ast.parse(code)
-    definitions: dict[str, list[ast.stmt]] = {}
-    for node in tree.body:
-        for name in _defined_names(node):
-            definitions.setdefault(name, []).append(node)
+    definitions = first_definitions(tree.body)
     reached, queue = set(), list(_roots(definitions, entry_point))
     while queue:
         name = queue.pop()
@@ -279,7 +321,8 @@ def sanitize_python(code: str, entry_point: str | None = None) -> str:
         reached.add(name)
         queue.extend(dep for node in definitions[name] for dep in _used_names(node))
     imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
-    kept = imports + [node for node in tree.body if any(name in reached for name in _defined_names(node))]
+    kept = imports + [node for node in tree.body if any(
+        name in reached and any(node is chosen for chosen in definitions[name]) for name in _defined_names(node))]
     if not kept:
         return ""
     lines = code.split("\n")
@@ -489,27 +532,51 @@ def tree_sitter_answer(text: str, language: str, tags: tuple[str, ...]) -> str:
 _LABEL = re.compile(r"(?:^|\n)[ \t>*_#-]*summary[ \t*_]*:[ \t*_]*", re.IGNORECASE)
 _DONE_AFTER_SENTENCE = re.compile(r"(?<=[.!?])[\s*_`\"']*\bDONE\b")
 _TRAILING_DONE = re.compile(r"[\s*_`]*\bDONE\b\W*\Z")
+_TRAILING_ANY_CASE_DONE = re.compile(r"(?<=[.!?])[\s*_`\"']*\bdone\b\W*\Z", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\A(?:<[^<>]*>|\{[^{}]*\}|\[[^\[\]]*\]|\.{3}|\u2026)\Z")
+
+
+def _summary_after(text: str) -> tuple[str, bool]:
+    """The summary at the start of ``text`` (one line) and whether a stop word ``DONE`` ended it."""
+    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    if len(paragraphs) > 1 and "\n" not in paragraphs[0] and paragraphs[0].rstrip("*_ ").endswith(":"):
+        paragraphs = paragraphs[1:]
+    summary = paragraphs[0] if paragraphs else ""
+    ended = False
+    for stop_word in (_DONE_AFTER_SENTENCE, _TRAILING_DONE, _TRAILING_ANY_CASE_DONE):
+        if (stop := stop_word.search(summary)) is not None:
+            summary, ended = summary[: stop.start()], True
+            break
+    summary = " ".join(re.sub(r"^[ \t]*(?:[-*+]|\d+\.)[ \t]+", "", summary, flags=re.MULTILINE).split())
+    return summary.strip("`\"'*_ "), ended
 
 
 def summary_answer(text: str) -> str:
     """The summary in a reply, on one line.
 
-    After the last ``SUMMARY:`` label when there is one. The answer is the first paragraph (lines up to
-    a blank line), so a summary wrapped over two lines keeps both; a lone lead-in line ending in ``:``
-    ("Here is a summary:") is skipped. The study's stop word ``DONE`` ends the summary where it follows
-    a sentence's end or closes the paragraph; a DONE inside the sentence ("Marks the job as DONE once
-    ...") is a word of the summary.
+    The summary follows a ``SUMMARY:`` label (any case, bold or not, at the start of a line), else
+    starts the reply. Of several labels, the first whose summary the stop word ends (``SUMMARY: ...
+    DONE``) is taken, so that a fine-tuned model that repeats itself without an end token
+    (``SUMMARY: Adds. DONE`` twice, then a cut-off ``SUMMARY: Ad``) gives its first, complete summary, never
+    a cut-off repetition; a placeholder (``SUMMARY: <text> DONE``, ``{summary}``, ``[...]``, ``...``: an
+    echoed instruction) is skipped. Without a complete one, the last label is taken (a lead-in label
+    followed by the labelled answer).
+
+    The summary is the first paragraph (lines up to a blank line), so a summary wrapped over two lines
+    keeps both; a lone lead-in line ending in ``:`` ("Here is a summary:") is skipped. The study's stop
+    word ``DONE`` (upper case) ends the summary at its first occurrence after a sentence's end, else
+    where it closes the paragraph; a DONE inside the sentence ("Marks the job as DONE once ...", "Checks
+    whether the task is DONE. DONE") is a word of the summary. A ``done`` in another case is the stop
+    word only as the paragraph's last word after a sentence's end (``summary: adds two numbers. done``);
+    elsewhere ("Marks the task as done.") it is a word.
     """
     text = without_fenced_blocks(reply_text(text))
     labels = list(_LABEL.finditer(text))
-    if labels:
-        text = text[labels[-1].end():]
-    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
-    if len(paragraphs) > 1 and "\n" not in paragraphs[0] and paragraphs[0].rstrip("*_ ").endswith(":"):
-        paragraphs = paragraphs[1:]
-    summary = paragraphs[0] if paragraphs else ""
-    if (stop := _DONE_AFTER_SENTENCE.search(summary)) is not None:
-        summary = summary[: stop.start()]
-    summary = _TRAILING_DONE.sub("", summary)
-    summary = " ".join(re.sub(r"^[ \t]*(?:[-*+]|\d+\.)[ \t]+", "", summary, flags=re.MULTILINE).split())
-    return summary.strip("`\"'*_ ")
+    if not labels:
+        return _summary_after(text)[0]
+    bounds = [label.start() for label in labels[1:]] + [len(text)]
+    candidates = [_summary_after(text[label.end():end]) for label, end in zip(labels, bounds, strict=True)]
+    for summary, ended in candidates:
+        if ended and summary and not _PLACEHOLDER.match(summary):
+            return summary
+    return candidates[-1][0]
