@@ -116,15 +116,10 @@ def load_experiment(path: str | Path) -> Experiment:
 
     Raises a one-line UserError naming the file, the key and what is expected for every mistake found.
     """
-    import yaml
+    from codepeft.io import read_yaml
 
-    from codepeft.io import require_file
-
-    path = require_file(path, "experiment config", "see configs/demo.yaml for an example")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML ({err})") from None
+    path = Path(path)
+    raw = read_yaml(path, "experiment config", "see configs/demo.yaml for an example") or {}
     config = validate(raw, path)
     name = config["experiment"]
     if not config["tasks"]:
