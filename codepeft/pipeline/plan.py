@@ -384,7 +384,9 @@ def check_config_inputs(x: Experiment, jobs: list[Job], stages: list[str], dry_r
         model = item.key.startswith("models[")
         what = "local model folder" if model else "folder" if item.folder else "file"
         line = f"{x.path}: {item.key}: {what} not found: {rel(item.path)}"
-        if model:
+        if item.path == DEFAULT_OUTPUT:
+            problems.append(f"{line} (`python -m codepeft.tiny_model` builds it, as does a run with the train stage)")
+        elif model:
             problems.append(f"{line} ({LOCAL_MODEL_RULE})")
         elif item.path.name in downloaded:
             command = "python dataset/download_codereval.py"
