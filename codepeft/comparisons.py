@@ -38,7 +38,7 @@ from typing import Any
 
 from codepeft import stats
 from codepeft.errors import UserError
-from codepeft.io import atomic_open, require_file, write_csv, write_text
+from codepeft.io import atomic_open, read_yaml, require_file, write_csv, write_text
 from codepeft.provenance import DEFAULT_PROTOCOL, check_protocol, package_versions, read_provenance, write_provenance
 
 TESTS = ("wilcoxon", "mcnemar")
@@ -144,8 +144,8 @@ def load_config(source: str | Path | Mapping[str, Any], base_dir: str | Path | N
         data, name = source, "<dict>"
         base = Path(base_dir) if base_dir is not None else Path.cwd()
     else:
-        path = require_file(source, "comparison config")
-        data, name = _read_yaml(path), str(path)
+        path = Path(source)
+        data, name = read_yaml(path, "comparison config"), str(path)
         base = Path(base_dir) if base_dir is not None else path.resolve().parent
     if not isinstance(data, Mapping):
         raise UserError(f"{name}: expected a mapping with the keys {', '.join(_CONFIG_KEYS)}")
@@ -206,19 +206,6 @@ def _parse_family(item: Any, index: int, start: Path, source: str) -> Family:
     if repeated:
         raise UserError(f"{where} ({name}): metric(s) {', '.join(repeated)} appear twice; names must be unique")
     return Family(name=name, comparisons=tuple(parsed))
-
-
-def _read_yaml(path: Path) -> Any:
-    import yaml
-
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise UserError(f"{where}: malformed YAML ({getattr(err, 'problem', None) or err})") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8; re-encode the file as UTF-8") from None
 
 
 def with_correction(config: Config, correction: str | None = None, scope: str | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -120,6 +121,63 @@ def read_json(path: str | Path, what: str = "JSON file") -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise UserError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
+
+
+@functools.cache
+def _yaml_loader() -> type:
+    """PyYAML's SafeLoader that refuses a mapping key given twice (PyYAML keeps the last one silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may repeat merged keys
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    if key in seen:
+                        raise _DuplicateKey(key, key_node.start_mark.line + 1, seen[key])
+                except TypeError:  # an unhashable key: SafeLoader's own error says so
+                    break
+                seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int, first: int):
+        super().__init__(key, line, first)
+        self.key, self.line, self.first = key, line, first
+
+
+def read_yaml(path: str | Path, what: str = "YAML file", hint: str = "") -> Any:
+    """The content of a YAML (or JSON) file the user wrote; ``None`` for an empty file.
+
+    Every YAML the project reads from users goes through here. A key given twice in one mapping (at any
+    depth), a syntax error or bytes that are not UTF-8 raise a one-line UserError naming
+    ``<file>:<line>[:<column>]`` and the problem; a missing file raises naming ``what`` (and ``hint``).
+    """
+    import yaml
+
+    path = require_file(path, what, hint)
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())  # noqa: S506 (a SafeLoader)
+    except _DuplicateKey as err:
+        raise UserError(f"{path}:{err.line}: duplicate key {err.key!r} (also on line {err.first}); "
+                        "give each key once") from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = " ".join(str(err.problem or err.context or "malformed").split())
+        context = f" ({' '.join(err.context.split())})" if err.context and err.problem else ""
+        tab = "; indent with spaces, not tabs" if "'\\t'" in problem else ""
+        raise UserError(f"{where}: not valid YAML: {problem}{context}{tab}") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8; re-encode the file as UTF-8") from None
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:

@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from codepeft.errors import UserError
-from codepeft.io import atomic_open, file_stems, read_jsonl, write_csv, write_text
+from codepeft.io import atomic_open, file_stems, read_jsonl, read_yaml, write_csv, write_text
 
 
 def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
@@ -53,3 +53,45 @@ def test_file_stems_keep_safe_ids_and_make_the_others_unique():
     assert stems[".hidden"] == f"_hidden-{short('.hidden')}" and stems[long_id] == "x" * 100 + f"-{short(long_id)}"
     with pytest.raises(UserError, match="ids 'A' and 'a' would be written to the same file name"):
         file_stems(["A", "a"])
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # PyYAML alone keeps the last of two equal keys silently, at any depth
+    ("protocol: study\nmodels: [m]\nprotocol: default\n", ":3: duplicate key 'protocol' (also on line 1)"),
+    ("training:\n  max_steps: 2\n  eval_steps: 2\n  max_steps: 20\n", ":4: duplicate key 'max_steps' (also on line 2)"),
+    ("a: {k: 1, k: 2}\n", ":1: duplicate key 'k' (also on line 1)"),
+    # a tab used for indentation: line 3, column 1
+    ("a: 1\nb:\n\tc: 2\n", ":3:1: not valid YAML: found character '\\t' that cannot start any token"),
+    ("a: [1, 2\nb: 3\n", ":2:2: not valid YAML: expected ',' or ']', but got ':'"),
+])
+def test_read_yaml_refuses_duplicate_keys_and_names_syntax_errors_in_one_line(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError) as caught:
+        read_yaml(path, "config")
+    assert str(caught.value).startswith(f"{path}{message}") and "\n" not in str(caught.value)
+
+
+def test_read_yaml_keeps_merge_keys_and_reads_json(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("base: &b {k: 1, j: 3}\nz:\n  <<: *b\n  k: 2\n")
+    assert read_yaml(path) == {"base": {"k": 1, "j": 3}, "z": {"k": 2, "j": 3}}
+    path.write_text('{"a": {"b": [1, 2]}}')
+    assert read_yaml(path) == {"a": {"b": [1, 2]}}
+    path.write_text("")
+    assert read_yaml(path) is None
+    with pytest.raises(UserError, match="prompt file not found: .*nope.yaml"):
+        read_yaml(tmp_path / "nope.yaml", "prompt file")
+
+
+def test_every_users_yaml_goes_through_read_yaml(tmp_path):
+    """The experiment config, a statistics config and a prompt-override file all refuse a repeated key."""
+    from codepeft.comparisons import load_config
+    from codepeft.pipeline.config import load_experiment
+    from codepeft.tasks import load_prompt_overrides
+
+    path = tmp_path / "c.yaml"
+    path.write_text("a: 1\na: 2\n")
+    for load in (load_experiment, load_config, load_prompt_overrides):
+        with pytest.raises(UserError, match=r"c\.yaml:2: duplicate key 'a' \(also on line 1\)"):
+            load(path)

@@ -9,7 +9,7 @@ from conftest import REPO, run_script
 from codepeft.errors import UserError
 from codepeft.pipeline import check_stage_inputs
 from codepeft.pipeline.config import load_experiment
-from codepeft.pipeline.plan import build_plan
+from codepeft.pipeline.plan import build_plan, check_config_inputs
 from codepeft.pipeline.slurm import write_slurm
 
 SMALL = {
@@ -259,6 +259,17 @@ def test_the_papers_matrix_plans_without_its_data(tmp_path):
     assert len(list(folder.glob("*.sbatch"))) == 24 + sum(job.stage == "stats" for job in jobs)
     with pytest.raises(UserError, match="CEPythonHumanLabel.jsonl"):  # inference needs the downloaded inputs
         write_slurm(experiment, [job for job in jobs if job.stage == "infer"])
+    # a dry run warns, naming the download command; a real run (or --slurm) of those stages refuses
+    download = f"(`python dataset/download_codereval.py --output_dir {tmp_path / 'dataset/codereval'}` downloads it)"
+    warnings = check_config_inputs(experiment, jobs, ["infer", "evaluate"], dry_run=True)
+    assert sorted(w.split(": ")[1] for w in warnings) == [
+        "evaluation.discard_ids_file", "evaluation.generation.java", "evaluation.generation.python",
+        "evaluation.summarization.java", "evaluation.summarization.python"]
+    assert all(w.endswith(download) for w in warnings)
+    with pytest.raises(UserError) as refused:
+        check_config_inputs(experiment, jobs, ["infer", "evaluate"])
+    assert str(refused.value).splitlines() == warnings
+    assert check_config_inputs(experiment, jobs, ["train", "stats"]) == []  # hub models and hub data: no files
 
 
 def test_a_changed_upstream_output_drops_the_partial_file_of_a_job_that_did_not_finish(tmp_path):
@@ -303,3 +314,54 @@ def test_the_issues_config_mistakes_as_written_in_yaml(tmp_path):
     assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
     assert "models: expected a list, e.g. [a, b] (got 'models/tiny-qwen2')" in done.stderr
     assert "inference.temperature: expected a number (with a decimal point, not a comma) (got '0,8')" in done.stderr
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # the tester's report: the second key won silently
+    # {0}: the line where the appended text starts
+    ("protocol: study\nprotocol: default\n", ":{1}: duplicate key 'protocol' (also on line {0})"),
+    ("training:\n  max_steps: 2\n  max_steps: 20\n", ":{2}: duplicate key 'max_steps' (also on line {1})"),
+    ("note: >-\n\ttabbed\n", ":{1}:1: not valid YAML: found character '\\t' that cannot start any token"),
+])
+def test_repeated_keys_and_syntax_errors_are_one_line_with_file_and_line(tmp_path, text, message):
+    config = {key: value for key, value in SMALL.items() if key not in ("note", "training")}
+    base = yaml.safe_dump({**config, "output_root": str(tmp_path / "results")})
+    path = tmp_path / "by-hand.yaml"
+    path.write_text(base + text)
+    first = base.count("\n") + 1  # the appended text starts on this line
+    done = run_script("run_experiment.py", "--config", str(path), "--dry_run")
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"error: {path}" + message.format(first, first + 1, first + 2)), done.stderr
+
+
+def test_missing_inputs_are_refused_before_anything_runs_even_in_a_dry_run(tmp_path):
+    """The tester's report: a missing benchmark and a missing local model passed --dry_run with exit status 0."""
+    path = write_config(tmp_path, {"models": ["models/nope-model", "qwen2.5-coder-0.5b"],
+                                   "evaluation": {**SMALL["evaluation"],
+                                                  "generation": {"python": "dataset/benchmarks/nope.jsonl"}}})
+    done = run_script("run_experiment.py", "--config", str(path), "--dry_run")
+    assert done.returncode == 2 and done.stdout == "", done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: {path}: models[0]: local model folder not found: models/nope-model (an absolute path, a path "
+        "starting with ./, ../ or models/, or an existing folder under the repository is a local model; any other "
+        "name is a hub id, fetched when the job runs)",  # models[1], a hub id, is not a file: not checked
+        f"{path}: evaluation.generation.python: file not found: dataset/benchmarks/nope.jsonl"]
+    # only what the selected stages read: training reads neither the benchmark nor (here) a missing file
+    experiment = load_experiment(path)
+    jobs = build_plan(experiment)
+    with pytest.raises(UserError, match=r"^[^\n]*models\[0\][^\n]*$"):
+        check_config_inputs(experiment, jobs, ["train"])
+    assert check_config_inputs(load_experiment(write_config(tmp_path, {"models": ["qwen2.5-coder-0.5b"]})),
+                               jobs, ["train", "stats", "report"]) == []
+
+
+def test_an_input_made_by_an_earlier_job_of_the_plan_is_accepted(tmp_path):
+    """A folder written by training may be read by a later evaluation; the reverse order is refused."""
+    trained = tmp_path / "results" / "tiny-e2e" / "train" / "tiny-qwen2_mt-fft"
+    experiment = load_experiment(write_config(tmp_path, {"evaluation": {**SMALL["evaluation"],
+                                                                        "side_checkpoint": str(trained)}}))
+    jobs = build_plan(experiment)
+    assert check_config_inputs(experiment, jobs, ["train", "infer", "evaluate"]) == []
+    training = [job for job in jobs if job.stage == "train"]
+    with pytest.raises(UserError, match=r"evaluation.side_checkpoint: folder not found: .*tiny-qwen2_mt-fft$"):
+        check_config_inputs(experiment, [job for job in jobs if job.stage != "train"] + training, ["evaluate"])

@@ -8,11 +8,12 @@ plots and REPORT.md.
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
 from codepeft.errors import UserError
 from codepeft.pipeline.config import STAGES, Experiment, load_experiment
-from codepeft.pipeline.plan import Job, build_plan, rel
+from codepeft.pipeline.plan import Job, build_plan, check_config_inputs, rel
 
 
 def check_stage_inputs(jobs: list[Job], stages: list[str]) -> None:
@@ -56,6 +57,8 @@ def run_experiment(config: str, stages: list[str], dry_run: bool = False, slurm:
                    force: bool = False) -> int:
     experiment = load_experiment(config)
     jobs = build_plan(experiment)
+    for warning in check_config_inputs(experiment, jobs, stages, dry_run=dry_run):
+        print(f"warning: {warning}", file=sys.stderr)
     if dry_run:
         print_plan(jobs, stages)
         return 0

@@ -96,11 +96,20 @@ class Experiment:
         return list(method.tasks or self.tasks)
 
 
+LOCAL_MODEL_RULE = ("an absolute path, a path starting with ./, ../ or models/, or an existing folder under the "
+                    "repository is a local model; any other name is a hub id, fetched when the job runs")
+
+
+def is_local_model(entry: str) -> bool:
+    """Whether a ``models:`` entry names a local folder (:data:`LOCAL_MODEL_RULE`) rather than a hub id."""
+    return Path(entry).is_absolute() or entry.startswith(("./", "../", "models/")) or (REPO_ROOT / entry).exists()
+
+
 def resolve_model(entry: str) -> str:
     """A local folder (absolute, ./relative, or under the repository such as models/tiny-qwen2), else a hub id."""
     if Path(entry).is_absolute():
         return entry
-    if entry.startswith(("./", "../", "models/")) or (REPO_ROOT / entry).exists():
+    if is_local_model(entry):
         return str((REPO_ROOT / entry).resolve())
     return resolve_model_name(entry)
 
@@ -116,15 +125,10 @@ def load_experiment(path: str | Path) -> Experiment:
 
     Raises a one-line UserError naming the file, the key and what is expected for every mistake found.
     """
-    import yaml
+    from codepeft.io import read_yaml
 
-    from codepeft.io import require_file
-
-    path = require_file(path, "experiment config", "see configs/demo.yaml for an example")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML ({err})") from None
+    path = Path(path)
+    raw = read_yaml(path, "experiment config", "see configs/demo.yaml for an example") or {}
     config = validate(raw, path)
     name = config["experiment"]
     if not config["tasks"]:

@@ -13,7 +13,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from codepeft.pipeline.config import REPO_ROOT, Experiment, Method, repo_path
+from codepeft.errors import UserError
+from codepeft.pipeline.config import LOCAL_MODEL_RULE, REPO_ROOT, Experiment, Method, is_local_model, repo_path
 from codepeft.provenance import provenance_path
 
 PYTHON = "python"  # replaced by the running interpreter locally; the job's environment provides it on SLURM
@@ -313,3 +314,87 @@ def generation_input_text(benchmark: Path, language: str) -> str:
 
 def build_plan(experiment: Experiment) -> list[Job]:
     return Planner(experiment).build()
+
+
+@dataclass(frozen=True)
+class ConfigInput:
+    """A file or folder the config names and a job reads: ``key`` is where the config names it."""
+
+    key: str
+    path: Path
+    folder: bool
+    reads: Callable[[Job], bool]  # whether a job reads it
+
+
+def _reader(stages: tuple[str, ...], part: str = "") -> Callable[[Job], bool]:
+    return lambda job: job.stage in stages and part in job.name
+
+
+def config_inputs(x: Experiment) -> list[ConfigInput]:
+    """Every input file or folder the experiment config names (hub model ids and hub data are not files)."""
+    found = [ConfigInput(f"models[{i}]", Path(model), True, _reader(("train", "infer")))
+             for i, (entry, model) in enumerate(zip(x.raw["models"], x.models)) if is_local_model(str(entry))]
+    translation = x.evaluation.get("translation") or {}
+    # data_dir: training reads it, and translation's inference when evaluation.translation names no folder
+    translation_infer = _reader(("infer",), "__translation_")
+    data_reads = _reader(("train",)) if translation.get("data_dir") else \
+        (lambda job: job.stage == "train" or translation_infer(job))
+    found += [ConfigInput("data_dir", Path(folder), True, data_reads) for folder in (x.data_dir or "").split(",")
+              if folder]
+    for task in ("generation", "summarization"):
+        for language, file in (x.evaluation.get(task) or {}).items():
+            stages = ("infer", "evaluate") if task == "generation" else ("infer",)
+            found.append(ConfigInput(f"evaluation.{task}.{language}", repo_path(file), False,
+                                     _reader(stages, f"__{task}_{language}")))
+    optional = [("evaluation.translation.data_dir", translation.get("data_dir"), True, ("infer",), "__translation_"),
+                ("evaluation.discard_ids_file", x.evaluation.get("discard_ids_file"), False, ("evaluate",),
+                 "__generation_"),
+                ("evaluation.side_checkpoint", x.evaluation.get("side_checkpoint"), True, ("evaluate",),
+                 "__summarization_"),
+                ("quality.checkstyle_config", x.quality.get("checkstyle_config"), False, ("analyze",), "")]
+    for key, value, folder, stages, part in optional:
+        if value and not (key == "quality.checkstyle_config" and value in ("sun", "google")):  # built-in names
+            found.append(ConfigInput(key, repo_path(value), folder, _reader(stages, part)))
+    return found
+
+
+def check_config_inputs(x: Experiment, jobs: list[Job], stages: list[str], dry_run: bool = False) -> list[str]:
+    """Before anything runs: every file or folder of the config that a selected job reads must exist, or be made
+    by a job of the plan that runs before its first reader (the offline tiny model: by the train stage).
+
+    Returns warnings: with ``dry_run``, a missing file that `dataset/download_codereval.py` provides is a warning
+    naming that command (so that a matrix plans without its data). Raises a UserError with one line per problem,
+    ``<config>: <key>: <path> ...``, naming the key and, for a model, how a local path is told apart from a hub id.
+    """
+    from codepeft.data.codereval import CODEREVAL_FILES
+    from codepeft.tiny_model import DEFAULT_OUTPUT
+
+    downloaded = {Path(name).name for name in CODEREVAL_FILES}
+    order = {job.name: i for i, job in enumerate(jobs)}
+    problems, warnings = [], []
+    for item in config_inputs(x):
+        readers = [job for job in jobs if job.stage in stages and item.reads(job)]
+        exists = item.path.is_dir() if item.folder else item.path.is_file()
+        if not readers or exists or (item.path == DEFAULT_OUTPUT and "train" in stages):
+            continue
+        first = min(order[job.name] for job in readers)
+        if any(order[job.name] < first and any(out == item.path or item.path in out.parents for out in job.outputs)
+               for job in jobs):
+            continue
+        model = item.key.startswith("models[")
+        what = "local model folder" if model else "folder" if item.folder else "file"
+        line = f"{x.path}: {item.key}: {what} not found: {rel(item.path)}"
+        if item.path == DEFAULT_OUTPUT:
+            problems.append(f"{line} (`python -m codepeft.tiny_model` builds it, as does a run with the train stage)")
+        elif model:
+            problems.append(f"{line} ({LOCAL_MODEL_RULE})")
+        elif item.path.name in downloaded:
+            command = "python dataset/download_codereval.py"
+            if item.path.parent != REPO_ROOT / "dataset" / "codereval":
+                command += f" --output_dir {rel(item.path.parent)}"
+            (warnings if dry_run else problems).append(f"{line} (`{command}` downloads it)")
+        else:
+            problems.append(line)
+    if problems:
+        raise UserError("\n".join(problems))
+    return warnings

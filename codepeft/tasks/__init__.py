@@ -30,15 +30,10 @@ def get_task(name: str) -> Task:
 
 def load_prompt_overrides(path: str | Path) -> dict[str, dict[str, Prompt]]:
     """Read a prompt-override file (YAML or JSON): ``{task: {variant: {system|user|assistant: template}}}``."""
-    import yaml
+    from codepeft.io import read_yaml
 
-    from codepeft.io import require_file
-
-    path = require_file(path, "prompt file")
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise UserError(f"{path}: not valid YAML/JSON ({err})") from None
+    path = Path(path)
+    data: Any = read_yaml(path, "prompt file") or {}
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping task -> variant -> role -> template")
     for task_name, variants in data.items():
