@@ -635,6 +635,9 @@ CHECKSTYLE: tuple[Measure, ...] = tuple(("checkstyle", c, f"Checkstyle_{c}") for
 CSHARP: tuple[Measure, ...] = (("csharp", "Syntax_Errors", "CSharp_SynErr"), ("csharp", "Maintainability", "CSharp_Main"))
 TEXT_METRICS: tuple[Measure, ...] = tuple(("text_metrics", c, c) for c in ("BLEU", "METEOR", "Rouge-L", "chrF",
                                                                              "BERTScore"))
+# SIDE (Java summaries only, and only with a checkpoint) is named here for summaries and reports; it is not in
+# STUDY_MEASURES' text family, so the statistics and their Holm families are the study's.
+SIDE: tuple[Measure, ...] = (("text_metrics", "SIDE", "SIDE"),)
 JUDGE: tuple[Measure, ...] = (("judge", "CA", "Judge_CA"), ("judge", "Conciseness", "Judge_Conciseness"),
                               ("judge", "Fluency", "Judge_Fluency"))
 CODEBLEU: tuple[Measure, ...] = (("codebleu", "codebleu", "CodeBLEU"),)

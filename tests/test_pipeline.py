@@ -365,3 +365,37 @@ def test_an_input_made_by_an_earlier_job_of_the_plan_is_accepted(tmp_path):
     training = [job for job in jobs if job.stage == "train"]
     with pytest.raises(UserError, match=r"evaluation.side_checkpoint: folder not found: .*tiny-qwen2_mt-fft$"):
         check_config_inputs(experiment, [job for job in jobs if job.stage != "train"] + training, ["evaluate"])
+
+
+def summary_of(tmp_path, cells: dict[str, list[str]]):
+    """summarize() over one text_metrics per-instance CSV of the first run, with these columns."""
+    from codepeft.pipeline.report import summarize
+
+    tmp_path.mkdir(exist_ok=True)
+    experiment = load_experiment(write_config(tmp_path))
+    run = experiment.run_name(*experiment.runs()[0])
+    path = experiment.directory / "per-instance" / "text_metrics" / "summarization" / "python" / f"{run}.csv"
+    path.parent.mkdir(parents=True)
+    count = len(next(iter(cells.values())))
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Task ID", *cells])
+        writer.writerows([f"t{i}", *(column[i] for column in cells.values())] for i in range(count))
+    return path, {r["metric"]: r for r in summarize(experiment)}
+
+
+def test_summary_counts_na_cells_as_missing_and_names_side(tmp_path):
+    _, rows = summary_of(tmp_path, {"Rouge-L": ["0.5", "NaN", "0.25", "NA", ""],
+                                    "SIDE": ["0.9", "0.7", "null", "None", "0.8"],
+                                    "status": ["ok", "ok", "ok", "ok", "empty_prediction"]})
+    assert set(rows) == {"Rouge-L", "SIDE"}  # status is text; SIDE by its name, not text_metrics_SIDE
+    assert (rows["Rouge-L"]["mean"], rows["Rouge-L"]["n"], rows["Rouge-L"]["n_unanalysable"]) == (0.375, 2, 3)
+    assert (rows["SIDE"]["mean"], rows["SIDE"]["n"], rows["SIDE"]["n_unanalysable"]) == (0.8, 3, 2)
+    assert rows["SIDE"]["std"] == round(((0.01 + 0.01) / 2) ** 0.5, 6)
+
+
+def test_summary_refuses_a_word_in_a_measure_column(tmp_path):
+    with pytest.raises(UserError, match=r"python/.*\.csv:3: column 'Rouge-L' holds 'oops', neither a number"):
+        summary_of(tmp_path, {"Rouge-L": ["0.5", "oops"]})
+    _, rows = summary_of(tmp_path / "all-missing", {"BLEU": ["NA", ""]})  # a known measure with no value: empty mean
+    assert (rows["BLEU"]["mean"], rows["BLEU"]["n"], rows["BLEU"]["n_unanalysable"]) == ("", 0, 2)

@@ -200,3 +200,28 @@ def test_wrapping_keeps_lines_and_maps_them_back():
     assert wrap_bare_members("import a.B;\n", "java") is None
     assert wrap_bare_members("using System;\npublic int F() { return 1; }", "csharp").header_line == 2
     assert wrap_bare_members("namespace N { class A {} }", "csharp") is None
+
+
+def test_ids_come_from_the_file_index(tmp_path):
+    """index.csv as codepeft.io.write_file_index writes it: names map back to ids; unindexed files keep their stem."""
+    from codepeft.io import file_stems, write_file_index
+
+    ids = ["a/b", "排序/1", "查找/1"]
+    stems = file_stems(ids)
+    assert stems["a/b"] == "a_b-c14cddc0"
+    for task_id in ids:
+        write(tmp_path, f"{stems[task_id]}.py", "x = 1\n")
+    write(tmp_path, "loose.py", "y = 2\n")
+    write_file_index(tmp_path, {task_id: [f"{stems[task_id]}.py"] for task_id in ids})
+    found = {s.path.name: s.task_id for s in collect_sources(tmp_path, "python")}
+    assert found == {"a_b-c14cddc0.py": "a/b", f"{stems['排序/1']}.py": "排序/1", f"{stems['查找/1']}.py": "查找/1",
+                     "loose.py": "loose"}
+    # several samples of one id (extract_code_files --all_samples): <stem>_<k>.py -> <id>_<k>
+    write(tmp_path, "a_b-c14cddc0_1.py", "x = 2\n")
+    write_file_index(tmp_path, {"a/b": ["a_b-c14cddc0.py", "a_b-c14cddc0_1.py"]})
+    assert {s.task_id for s in collect_sources(tmp_path, "python")} >= {"a/b", "a/b_1"}
+    # two files that the index gives one id
+    write_file_index(tmp_path, {"a/b": ["a_b-c14cddc0.py"], "x": ["loose.py"]})
+    write(tmp_path, "x.py", "z = 3\n")
+    with pytest.raises(UserError, match=r"loose\.py and x\.py both stand for id 'x'|x\.py and loose\.py both"):
+        collect_sources(tmp_path, "python")

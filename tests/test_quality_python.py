@@ -4,6 +4,7 @@ reference generations, and the same numbers batched or one process per file."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -86,10 +87,11 @@ def test_bad_inputs_are_recorded_not_fatal(analysed):
         assert results[tool]["broken"]["status"] == "syntax_error"
         assert [results[tool]["broken"][c] for c in columns] == [""] * len(columns), tool
     assert results["sonarlike"]["broken"]["status"] == "parse_error"
-    # lizard: no function in the broken file -> no_function, nothing to sum; an unreadable file: empty cells
+    # lizard: a file that does not parse is a syntax error with nothing measured (not "no function": Detection_Rate
+    # 0 would enter its mean); an unreadable file: empty cells
     assert {k: results["lizard"]["broken"][k] for k in ("status", "Detection_Rate", "Function_Count", "Cyclomatic_Complexity",
                                                         "Lines_of_Code", "Token_Count")} == {
-        "status": "no_function", "Detection_Rate": "0", "Function_Count": "0", "Cyclomatic_Complexity": "",
+        "status": "syntax_error", "Detection_Rate": "", "Function_Count": "", "Cyclomatic_Complexity": "",
         "Lines_of_Code": "", "Token_Count": ""}
     assert (results["lizard"]["binary"]["status"], results["lizard"]["binary"]["Detection_Rate"]) == ("binary", "")
     assert (results["lizard"]["empty"]["status"], results["lizard"]["empty"]["Detection_Rate"]) == ("empty", "0")
@@ -115,6 +117,8 @@ def test_study_protocol_counts_syntax_errors_as_the_study_did(analysed, tmp_path
     assert analysed[1]["flake8"]["violations"]["C"] == "2"
     row = study["lizard"]["nothing"]
     assert row["status"] == "no_function" and {row[c] for c in row if c not in ("Task ID", "status")} == {"0"}
+    row = study["lizard"]["broken"]  # the study's script wrote lizard's output for it: no function, all 0
+    assert row["status"] == "syntax_error" and {row[c] for c in row if c not in ("Task ID", "status")} == {"0"}
     assert study["pylint"]["violations"] == analysed[1]["pylint"]["violations"]  # a clean parse: both protocols agree
     provenance = json.loads((out / "flake8.csv.provenance.json").read_text())
     assert provenance["protocol"] == "study" and provenance["options"]["max_complexity"] is None
@@ -172,3 +176,52 @@ def test_a_tool_timeout_is_recorded_per_file(tmp_path):
     assert {row["status"] for row in rows(csv_path).values()} == {"timeout"}
     summary = json.loads((tmp_path / "out" / "flake8_summary.json").read_text())
     assert summary["not_analysable"] == 3 and "flake8 ran longer than" in summary["failed_files"][0]["detail"]
+
+
+@pytest.mark.parametrize("per_file", [False, True])
+def test_lizard_marks_python_that_does_not_parse(tmp_path, per_file):
+    """lizard finds a function in a file cut off mid-expression; ast does not parse it. Under default nothing is
+    measured; under study the row is lizard's own (1 function, CCN 2: one ``if``; 4 tokens of the signature...)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "cut.py").write_text("def f(x):\n    if x:\n        return x +\n", encoding="utf-8")
+    (folder / "fine.py").write_text("def f(x):\n    if x:\n        return x + 1\n", encoding="utf-8")
+    default = rows(analyse_folder("lizard", folder, tmp_path / "default", quiet=True, per_file=per_file))
+    assert default["cut"]["status"] == "syntax_error"
+    assert [default["cut"][c] for c in ("Detection_Rate", "Cyclomatic_Complexity", "Lines_of_Code", "Token_Count")] == [""] * 4
+    assert (default["fine"]["status"], default["fine"]["Detection_Rate"], default["fine"]["Cyclomatic_Complexity"]) == (
+        "ok", "1", "2")
+    study = rows(analyse_folder("lizard", folder, tmp_path / "study", quiet=True, per_file=per_file, protocol="study"))
+    import lizard  # what the study's script reports: lizard's own numbers for the file
+    functions = lizard.analyze_file.analyze_source_code("cut.py", (folder / "cut.py").read_text()).function_list
+    assert len(functions) == 1 and study["cut"]["status"] == "syntax_error"
+    assert (study["cut"]["Detection_Rate"], study["cut"]["Cyclomatic_Complexity"], study["cut"]["Token_Count"]) == (
+        "1", str(functions[0].cyclomatic_complexity), str(functions[0].token_count))
+    assert functions[0].cyclomatic_complexity == 2
+
+
+def test_quality_csvs_carry_the_ids_of_the_index(tmp_path):
+    """Files written under file_stems names: the CSV's Task ID is the id again, so it joins with pass@1."""
+    generations = tmp_path / "gen.jsonl"
+    ids = ["a/b", "排序/1", "查找/1", "plain_id"]
+    generations.write_text("".join(json.dumps({"_id": i, "generate_results": [{"generate_code": "def f():\n    return 1\n"}]},
+                                              ensure_ascii=False) + "\n" for i in ids), encoding="utf-8")
+    folder = tmp_path / "in"
+    written = write_generation_files(generations, folder, "python")
+    def short_hash(task_id: str) -> str:
+        return hashlib.sha256(task_id.encode("utf-8")).hexdigest()[:8]
+
+    assert sorted(p.name for p in written) == sorted(
+        ["a_b-c14cddc0.py", f"___1-{short_hash('排序/1')}.py", f"___1-{short_hash('查找/1')}.py", "plain_id.py"])
+    assert short_hash("a/b") == "c14cddc0"
+    (folder / "extra.py").write_text("def g():\n    return 2\n", encoding="utf-8")  # not in the index: its stem
+    out = tmp_path / "out"
+    for tool in ("pylint", "lizard"):
+        result = rows(analyse_folder(tool, folder, out, quiet=True))
+        assert sorted(result) == sorted([*ids, "extra"]), tool
+        assert result["a/b"]["status"] == "ok"
+    assert (out / "raw" / "lizard" / "a_b-c14cddc0.json").is_file()  # raw files stay inside raw/<tool>/
+    assert not (out / "raw" / "lizard" / "a").exists()
+    (folder / "a_b-c14cddc0.py").unlink()
+    with pytest.raises(UserError, match=r"index\.csv:2: names 'a_b-c14cddc0\.py' \(id 'a/b'\), which is not in"):
+        analyse_folder("lizard", folder, out, quiet=True)

@@ -40,6 +40,8 @@ def test_quality_package_imports_nothing_heavy():
     (["--input_dir", "/nonexistent/code"], "input folder (--input_dir) not found: /nonexistent/code"),
     (["--input_dir", str(FIXTURES / "python"), "--tools", "pylint,mypy"], "--tools: unknown value(s) mypy"),
     (["--input_dir", str(FIXTURES / "python"), "--jobs", "0"], "--jobs must be at least 1"),
+    (["--input_dir", str(FIXTURES / "python"), "--timeout", "0"], "--timeout must be a positive number of seconds, got 0"),
+    (["--input_dir", str(FIXTURES / "python"), "--timeout", "-1"], "--timeout must be a positive number of seconds, got -1"),
     (["--input_dir", str(FIXTURES / "java")], "no .py files to analyse (found: .java, .xml)"),
 ])
 def test_user_errors_are_one_line(tmp_path, args, message):

@@ -2,9 +2,12 @@
 
 Columns of ``summary.csv``: model, method, tasks_trained, task, language, metric, mean, std, n, n_unanalysable
 — one row per model x method x task x language (or direction) x metric, over the per-instance CSVs under
-``per-instance/<source>/<task>/<language>/<model>_<method>.csv``. Empty cells (a metric that could not be
-computed: the row's ``status`` says why) are left out of mean and n, never counted as 0, and counted in
-``n_unanalysable``; a metric with no value at all gets a row with empty mean.
+``per-instance/<source>/<task>/<language>/<model>_<method>.csv``. Missing cells (empty, or NA, NaN, None,
+null in any case: ``codepeft.comparisons.MISSING_CELLS``, the statistics' definition; a metric that could not be
+computed, the row's ``status`` says why) are left out of mean and n, never counted as 0, and counted in
+``n_unanalysable``; a metric with no value at all gets a row with empty mean. Any other non-number in a measure
+column is an error naming file, line and column. ``metric`` is the measure's name from the tables in
+``codepeft.comparisons`` (``Rouge-L``, ``SIDE``, ``Pylint_Err``...), else ``<source>_<column>``.
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ from codepeft.comparisons import (
     CSHARP,
     JUDGE,
     LIZARD,
+    MISSING_CELLS,
     PASSK,
     PMD,
     PYLINT,
+    SIDE,
     SONAR,
     SONARLIKE,
     TEXT_METRICS,
+    parse_number,
 )
+from codepeft.errors import UserError
 from codepeft.io import read_csv, read_json, write_csv, write_text
 from codepeft.pipeline.config import Experiment
 from codepeft.provenance import DEFAULT_PROTOCOL, read_provenance
@@ -36,17 +43,35 @@ from codepeft.provenance import DEFAULT_PROTOCOL, read_provenance
 SUMMARY_COLUMNS = ("model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n",
                    "n_unanalysable")
 METRIC_NAMES = {(source, column): name for source, column, name in
-                LIZARD + PYLINT + SONAR + SONARLIKE + PMD + CHECKSTYLE + CSHARP + TEXT_METRICS + JUDGE + CODEBLEU + PASSK}
+                LIZARD + PYLINT + SONAR + SONARLIKE + PMD + CHECKSTYLE + CSHARP + TEXT_METRICS + SIDE + JUDGE + CODEBLEU + PASSK}
 CORRECTNESS_SOURCES = ("passk", "text_metrics", "codebleu", "judge")
 QUALITY_CATEGORIES = ("pylint", "flake8", "pmd", "checkstyle")  # sources whose columns count violations
 
 
-def _number(cell: str) -> float | None:
+def _is_number(cell: str) -> bool:
     try:
-        value = float(cell)
-    except (TypeError, ValueError):
+        return parse_number(cell) is not None
+    except ValueError:
+        return False
+
+
+def measure_values(path: Path, column: str, records: list[dict[str, str]], known: bool) -> list[float | None] | None:
+    """The numbers of ``column`` (None for a missing cell: empty, NA, NaN, None, null, as the statistics read them).
+
+    None when ``column`` is text (not a ``known`` measure and not one cell a number, such as ``status``); a cell
+    that is neither a number nor missing in a measure column is a UserError naming file, line and column.
+    """
+    cells = [record.get(column) or "" for record in records]
+    if not known and not any(_is_number(cell) for cell in cells):
         return None
-    return None if math.isnan(value) else value
+    values = []
+    for line, cell in enumerate(cells, start=2):
+        try:
+            values.append(parse_number(cell))
+        except ValueError:
+            raise UserError(f"{path}:{line}: column {column!r} holds {cell!r}, neither a number nor a missing value "
+                            f"({', '.join(sorted(c or 'empty' for c in MISSING_CELLS))}); fix that cell") from None
+    return values
 
 
 def summarize(experiment: Experiment) -> list[dict[str, Any]]:
@@ -61,8 +86,8 @@ def summarize(experiment: Experiment) -> list[dict[str, Any]]:
         model, method = runs[run]
         columns, records = read_csv(path)
         for column in columns[1:]:
-            values = [_number(record.get(column, "")) for record in records]
-            if any(record.get(column, "").strip() and v is None for record, v in zip(records, values)):
+            values = measure_values(path, column, records, (source, column) in METRIC_NAMES)
+            if values is None:
                 continue  # a text column such as status
             present = [v for v in values if v is not None]
             rows.append({"model": model, "method": method.name,
@@ -135,7 +160,7 @@ def plot(rows: list[dict[str, Any]], folder: Path, note: str) -> list[Path]:
 
 def _delta_text(record: dict[str, str]) -> str:
     """Cliff's delta with its 95% interval from a results row (``NA`` bounds where there is no interval)."""
-    bounds = [_number(record.get(key, "")) for key in ("cliffs_delta_low", "cliffs_delta_high")]
+    bounds = [parse_number(record.get(key) or "") for key in ("cliffs_delta_low", "cliffs_delta_high")]
     interval = ", ".join("NA" if value is None else f"{value:.3f}" for value in bounds)
     return f"Cliff's delta = {float(record['cliffs_delta']):.3f} [95% CI {interval}]"
 

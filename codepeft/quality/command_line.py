@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from codepeft.cli import available_cpus
+from codepeft.errors import UserError
 from codepeft.provenance import add_protocol_argument
 from codepeft.quality.runner import DEFAULT_TIMEOUT, analyse_folder
 
@@ -36,6 +37,9 @@ def run_tools(tools: list[str], args: argparse.Namespace, options: dict[str, dic
     On small folders a tool's start-up (a JVM, an interpreter) dominates; starting PMD and Checkstyle, or
     Pylint, Flake8 and Lizard, at the same time overlaps those start-ups. Each tool writes its own files.
     """
+    if not args.timeout > 0:  # also NaN; 0 or less would record every file as 'timeout', a result of nothing
+        raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+
     def run(tool: str) -> None:
         analyse_folder(tool, args.input_dir, args.output_dir, jobs=args.jobs, per_file=args.per_file,
                        timeout=args.timeout, resume=not args.no_resume, language=language, protocol=args.protocol,

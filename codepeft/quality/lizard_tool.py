@@ -10,6 +10,13 @@ nothing to sum; a 0 would pull the means down as if the file held trivial code).
 0, as the study's sums over functions made it. The study's text parser also counted a function twice when
 lizard repeated it in its "!!!! Warnings" list (CCN > 15, length > 1000 or more than 100 parameters); that is a
 bug and is not reproduced under either protocol (docs/quality.md gives its measured frequency).
+
+A Python file that does not parse (``ast.parse``, :func:`codepeft.quality.sources.python_syntax_error`) is
+``syntax_error``: lizard reads tokens, not grammar, and would report functions (or none) of a broken file as if
+they were code. Under ``default`` its cells are empty; under ``study`` they hold what lizard reported (0 where it
+found no function), as the study's script kept them. Java and C# files are not checked here: tree-sitter reads a
+bare generated Java method as an error, so the check would need the wrapping the Java tools do; their rows are
+lizard's as it reports them (C# syntax errors are counted in ``csharp.csv``).
 """
 
 from __future__ import annotations
@@ -18,12 +25,13 @@ import csv
 import io
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from codepeft.quality.base import Analyser, FileResult, ToolFailure, run_command
 from codepeft.quality.dependencies import python_tool_version
-from codepeft.quality.sources import SourceFile
+from codepeft.quality.sources import SourceFile, python_syntax_error
 
 # The study's columns, then two more from the same functions.
 COLUMNS = ("Detection_Rate", "Cyclomatic_Complexity", "Lines_of_Code", "Token_Count", "Function_Count", "Parameter_Count")
@@ -93,7 +101,19 @@ class LizardAnalyser(Analyser):
             found = functions_from_cli(files, timeout, workdir)
         else:
             found = {f.task_id: analyse_in_process(f)[1] for f in files}
-        return {task_id: self.file_result(task_id, functions) for task_id, functions in found.items()}
+        results = {}
+        for source in files:
+            functions = found[source.task_id]
+            error = python_syntax_error(source.text or "") if source.path.suffix == ".py" else None
+            if error is None:
+                results[source.task_id] = self.file_result(source.task_id, functions)
+            elif self.study:  # the study's script kept what lizard reported
+                results[source.task_id] = replace(self.file_result(source.task_id, functions, "syntax_error", error),
+                                                  status="syntax_error", detail=error)
+            else:
+                results[source.task_id] = FileResult(source.task_id, "syntax_error", dict.fromkeys(self.columns),
+                                                     records=functions, detail=error)
+        return results
 
     def file_result(self, task_id: str, functions: list[dict[str, Any]], status: str = "no_function",
                     detail: str = "lizard found no function") -> FileResult:

@@ -17,14 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from codepeft.io import write_csv, write_json
+from codepeft.io import file_stems, write_csv, write_json
 from codepeft.quality.base import ANALYSED_STATUSES, FileResult
 
 ID_COLUMN = "Task ID"
 
 
 def raw_path(output_dir: Path, tool: str, task_id: str) -> Path:
-    return output_dir / "raw" / tool / f"{task_id}.json"
+    """``raw/<tool>/<stem>.json``: the id's ``codepeft.io.file_stems`` stem (an id such as ``a/b`` is no name)."""
+    return output_dir / "raw" / tool / f"{file_stems([task_id])[task_id]}.json"
 
 
 def write_raw(output_dir: Path, tool: str, result: FileResult, sha256: str, settings: dict[str, Any],
