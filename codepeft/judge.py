@@ -210,22 +210,55 @@ def _marked_ratings(segment: str) -> tuple[set[str], bool]:
     return found, ambiguous
 
 
+# a rating right before its label, the label being the first on its line: "4/5 Content adequacy", "4 - Fluency",
+# "- 3 out of 5: Conciseness", "| 4 | Fluency |" (never a list number: "1. Fluency", "2) Fluency")
+_PREFIX = re.compile(r"[ \t]*(?:[-+•|][ \t]*)?" + _NUMBER + r"[ \t]*(?:(?:/|out\s+of)[ \t]*5\b)?[ \t]*"
+                     r"(?:[:=|\-–—][ \t]*)?", re.IGNORECASE)
+# a label's line that ends with a separator: its rating may come on the next line ("Content adequacy:\n4")
+_OPEN_LINE = re.compile(r"[ \t]*(?:\([^()\n]*\))?[ \t]*[:=\-–—][ \t]*\n[ \t]*")
+
+
+def _label_segments(clean: str, labels: list[re.Match]) -> list[tuple[str, str | None, bool]]:
+    """Per label: the text that may hold its rating after it (up to the next label, or to the start of the
+    next label's line when that label is on a later line, so a number before a label is never read as the
+    previous label's), the rating written right before it on its line, and whether that one is ambiguous."""
+    segments = []
+    for number, label in enumerate(labels):
+        line_start = clean.rfind("\n", 0, label.start()) + 1
+        following = labels[number + 1] if number + 1 < len(labels) else None
+        end = len(clean)
+        if following is not None:
+            end = following.start()
+            if "\n" in clean[label.end():following.start()]:
+                end = clean.rfind("\n", 0, following.start()) + 1
+        previous = labels[number - 1] if number else None
+        prefix, ambiguous = None, False
+        if previous is None or previous.end() <= line_start:
+            match = _PREFIX.fullmatch(clean, line_start, label.start())
+            if match:
+                prefix = match.group(1)
+                # "Content adequacy:\n4 - Conciseness": is 4 the rating above or this one?
+                ambiguous = previous is not None and bool(_OPEN_LINE.fullmatch(clean, previous.end(), line_start))
+        segments.append((clean[label.end():end], prefix, ambiguous))
+    return segments
+
+
 def _from_labels(text: str) -> dict[str, int | None]:
     clean = re.sub(r"[*_`#>]", " ", text)
     for word, digit in _WORDS.items():
         clean = re.sub(rf"\b{word}\b", digit, clean, flags=re.IGNORECASE)
     labels = list(_ANY_LABEL.finditer(clean))
+    segments = _label_segments(clean, labels)
     ratings: dict[str, int | None] = dict.fromkeys(CRITERIA)
     for criterion, pattern in _LABELS.items():
         found: set[str] = set()
         ambiguous = False
-        for number, label in enumerate(labels):
+        for label, (segment, prefix, unclear) in zip(labels, segments):
             if not re.fullmatch(pattern, label.group(0), re.IGNORECASE):
                 continue
-            end = labels[number + 1].start() if number + 1 < len(labels) else len(clean)
-            values, gives_range = _marked_ratings(_paragraph(clean[label.end():end]))
-            found |= values
-            ambiguous |= gives_range
+            values, gives_range = _marked_ratings(_paragraph(segment))
+            found |= values | ({prefix} if prefix else set())
+            ambiguous |= gives_range or unclear
         values = {_rating(value) for value in found}
         if len(values) == 1 and not ambiguous:
             ratings[criterion] = values.pop()  # None when the marked number is not a rating 1..5

@@ -164,6 +164,24 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     ('{"content_adequacy": {"rationale": "covers 2 of 3 branches", "score": 3}, "conciseness": 4, "fluency": 5}',
      (3, 4, 5)),
     ("Content adequacy: 7\nConciseness: 3.5\nFluency: 0", (None, None, None)),
+    # a rating right before its label belongs to that label, never to the next one (tester's defect)
+    ("4/5 Content adequacy\n3/5 Conciseness\n5/5 Fluency", (4, 3, 5)),
+    ("4 - Content adequacy\n3 - Conciseness\n5 - Fluency", (4, 3, 5)),
+    ("**4/5** Content adequacy\n**3/5** Conciseness\n**5/5** Fluency", (4, 3, 5)),
+    ("- 2 out of 5: Content adequacy\n- 3 out of 5: Conciseness\n- 4 out of 5: Fluency", (2, 3, 4)),
+    ("4/5 Content adequacy: covers the null case\n3/5 Conciseness: a bit long\n5/5 Fluency: clear", (4, 3, 5)),
+    ("| 4 | Content adequacy |\n| 3 | Conciseness |\n| 5 | Fluency |", (4, 3, 5)),
+    ("2 Content adequacy\n1 Conciseness\n3 Fluency", (2, 1, 3)),
+    # mixed styles in one reply
+    ("Content adequacy: 4\n3/5 Conciseness\n5 out of 5 - Fluency", (4, 3, 5)),
+    ("2/5 Content adequacy\nConciseness: 4\nFluency - 1", (2, 4, 1)),
+    ("Content adequacy:\n4\nConciseness:\n3\nFluency:\n5", (4, 3, 5)),   # rating on the line below
+    ("Content adequacy:\n4 - Conciseness: 3\nFluency: 5", (None, None, 5)),  # whose is the 4? nobody's
+    ("4/5 Content adequacy 3/5 Conciseness\n5/5 Fluency", (None, None, 5)),  # 3/5 between two labels
+    ("1 - Content adequacy: 4\n2 - Conciseness: 5\n3 - Fluency: 2", (None, None, None)),  # before and after disagree
+    ("1. Content adequacy: 4\n2) Conciseness: 5\n3. Fluency: 2", (4, 5, 2)),  # list numbers are no ratings
+    ("4-5 Content adequacy\n3/5 Conciseness\n5/5 Fluency", (None, 3, 5)),
+    ("Content adequacy: 5\n\n2/5 Conciseness", (5, 2, None)),
     ("I cannot rate this comment.", (None, None, None)),
     ("", (None, None, None)),
 ])
