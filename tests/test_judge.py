@@ -252,7 +252,9 @@ def test_judge_retries_429_caches_and_resumes_without_calls(server, tmp_path):
     assert bad["reply"] == "I am not able to judge this."
     vote = {r["target_id"]: r for r in read_rows(out / "qwen-test_FINAL_MERGED.csv")}
     mean = {r["target_id"]: r for r in read_rows(out / "qwen-test_FINAL_MERGED_MEAN.csv")}
-    assert list(vote["a1"]) == ["target_id", "CA", "Conciseness", "Fluency"]
+    assert list(vote["a1"]) == ["target_id", "CA", "Conciseness", "Fluency", "status", "detail"]
+    assert (vote["a1"]["status"], vote["c3"]["status"], vote["c3"]["detail"]) == ("ok", "unparsable",
+                                                                                  "runs: unparsable 3")
     assert (vote["a1"]["CA"], vote["a1"]["Conciseness"], vote["a1"]["Fluency"]) == ("4", "5", "3")
     assert float(mean["a1"]["CA"]) == pytest.approx(10 / 3)
     assert float(mean["a1"]["Conciseness"]) == pytest.approx(14 / 3)
@@ -452,6 +454,52 @@ def test_judge_script_without_key_or_with_bad_input(tmp_path, monkeypatch):
     data.write_text(json.dumps({"id": "x", "code": "f()"}) + "\n", encoding="utf-8")
     done = run_script("summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file", str(data), *args)
     assert done.returncode == 2 and "p.jsonl:1: missing field(s) generated_summary" in done.stderr
+
+
+def test_judge_script_exits_2_when_no_prompt_was_rated_and_merged_csvs_say_why(tmp_path):
+    """Every request fails (nothing listens on the port: APIConnectionError): exit 2, one line naming what
+    failed and how to retry; the merged CSVs hold no value and status error for every row."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = tmp_path / "p.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in ROWS[:2]), encoding="utf-8")
+    out = tmp_path / "o"
+    done = run_script("summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file", str(data),
+                      "--output_folder", str(out), "--language", "java", "--model_name", "m", "--num_runs", "2",
+                      "--base_url", f"http://127.0.0.1:{port}/v1", "--max_retries", "0", "--timeout", "5",
+                      env={"OPENAI_API_KEY": SECRET})
+    assert done.returncode == 2, done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "no summary was rated" in error[0] and "error 4" in error[0]
+    assert "rerun the same command" in error[0] and "p.jsonl" in error[0]
+    for name in ("m_FINAL_MERGED.csv", "m_FINAL_MERGED_MEAN.csv"):
+        rows = read_rows(out / name)
+        assert [(r["target_id"], r["CA"], r["Conciseness"], r["Fluency"], r["status"], r["detail"]) for r in rows] \
+            == [("a1", "", "", "", "error", "runs: error 2"), ("b2", "", "", "", "error", "runs: error 2")]
+
+
+def test_merged_status_says_why_a_row_has_no_value():
+    def run_row(target, ca, conciseness, fluency, status):
+        return {"target_id": target, "CA": ca, "Conciseness": conciseness, "Fluency": fluency, "status": status}
+
+    runs = [[run_row("ok", 4, 5, 3, "ok"), run_row("part", 4, None, None, "partial"),
+             run_row("err", None, None, None, "error"), run_row("ref", None, None, None, "refused"),
+             run_row("skip", None, None, None, "skipped"), run_row("bad", None, None, None, "unparsable"),
+             run_row("old", "", "", "", "")],
+            [run_row("ok", None, None, None, "error"), run_row("part", 2, None, None, "partial"),
+             run_row("err", None, None, None, "refused"), run_row("ref", None, None, None, "refused"),
+             run_row("skip", None, None, None, "skipped"), run_row("bad", None, None, None, "unparsable"),
+             run_row("old", "", "", "", "")]]
+    merged = {row["target_id"]: row for row in aggregate_runs(runs, "mean")}
+    assert {t: (r["status"], r["detail"]) for t, r in merged.items()} == {
+        "ok": ("ok", "runs: ok 1, error 1"), "part": ("partial", "runs: partial 2"),
+        "err": ("error", "runs: refused 1, error 1"), "ref": ("refused", "runs: refused 2"),
+        "skip": ("skipped", "runs: skipped 2"), "bad": ("unparsable", "runs: unparsable 2"),
+        "old": ("unparsable", "runs: unparsable 2")}
+    assert (merged["ok"]["CA"], merged["part"]["CA"], merged["part"]["Conciseness"]) == (4.0, 3.0, None)
 
 
 # ---- the study's protocol against the study's own code ----------------------------------------
