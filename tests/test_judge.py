@@ -434,6 +434,7 @@ def test_judge_and_aggregate_scripts(server, tmp_path):
     done = run_script("summarization/codereval/aggregate_llm_judge_scores.py", "--input_folder", str(out),
                       "--num_runs", "2", "--method", "vote", "--output_file", str(tmp_path / "vote.csv"))
     assert done.returncode == 0, done.stderr
+    assert "rows by status: ok 3" in done.stdout
     assert read_rows(tmp_path / "vote.csv") == read_rows(out / "m1_FINAL_MERGED.csv")
     path, merged = aggregate_folder(out, 2, "mean")
     assert path == out / "m1_FINAL_MERGED_MEAN.csv" and merged[0]["CA"] == 4.0
