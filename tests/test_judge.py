@@ -482,6 +482,20 @@ def test_judge_script_exits_2_when_no_prompt_was_rated_and_merged_csvs_say_why(t
             == [("a1", "", "", "", "error", "runs: error 2"), ("b2", "", "", "", "error", "runs: error 2")]
 
 
+def test_judge_script_exits_2_when_no_reply_could_be_read(server, tmp_path):
+    server.replies = {"": "I cannot rate this comment."}
+    data = tmp_path / "p.jsonl"
+    data.write_text(json.dumps(ROWS[0]) + "\n", encoding="utf-8")
+    done = run_script("summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file", str(data),
+                      "--output_folder", str(tmp_path / "o"), "--language", "java", "--model_name", "m",
+                      "--num_runs", "1", "--base_url", server.url, env={"OPENAI_API_KEY": SECRET})
+    assert done.returncode == 2 and done.stderr.count("error:") == 1, done.stderr
+    assert "no summary was rated (1 prompts" in done.stderr and "unparsable 1" in done.stderr
+    assert "reply column of the run CSVs" in done.stderr
+    assert [(r["CA"], r["status"]) for r in read_rows(tmp_path / "o" / "m_FINAL_MERGED_MEAN.csv")] == [
+        ("", "unparsable")]
+
+
 def test_merged_status_says_why_a_row_has_no_value():
     def run_row(target, ca, conciseness, fluency, status):
         return {"target_id": target, "CA": ca, "Conciseness": conciseness, "Fluency": fluency, "status": status}

@@ -51,11 +51,13 @@ def main() -> None:
     if not summary["rated_prompts"]:
         asked = summary["n_targets"] * summary["num_runs"]
         counts = ", ".join(f"{status} {n}" for status, n in summary["statuses"].items() if n)
+        retry = ("fix the cause and rerun the same command: it asks those prompts again"
+                 if summary["refused_prompts"] or summary["error_prompts"] else
+                 "see the reply column of the run CSVs (replies are cached; --cache_dir elsewhere asks afresh)")
         raise UserError(f"{args.input_file}: no summary was rated ({asked} prompts to judge {args.judge_model}"
                         f"{' at ' + args.base_url if args.base_url else ''}: {counts}"
-                        f"{'; first: ' + summary['first_failure'] if summary['first_failure'] else ''}); merged "
-                        f"CSVs in {args.output_folder} are empty, with a status column; fix the cause and rerun "
-                        "the same command: it asks those prompts again")
+                        f"{'; first: ' + summary['first_failure'] if summary['first_failure'] else ''}); the "
+                        f"merged CSVs in {args.output_folder} are empty, with a status column; {retry}")
     if summary["refused_prompts"] or summary["error_prompts"]:
         print(f"warning: {summary['refused_prompts'] + summary['error_prompts']} rating(s) left empty "
               "(status refused/error in the run CSVs); rerun the same command to ask them again",
