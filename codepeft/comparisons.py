@@ -57,6 +57,7 @@ MCNEMAR_COLUMNS = ("family", "metric", "n", "both_pass", "a_only", "b_only", "bo
 MANIFEST_COLUMNS = ("family", "metric", "a", "b", "column")
 R_SCRIPT = Path(__file__).resolve().parents[1] / "statistical_tests" / "R-scripts" / "run_comparisons.R"
 SCORING_MODELS = ("bertscore", "side")  # provenance ``models`` roles whose model decides the values compared
+SCORED_COLUMNS = {"bertscore": "BERTScore", "side": "SIDE"}  # the per-instance column each role's model scores
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -311,14 +312,35 @@ def _model_text(model: Any) -> str:
     return "none recorded" if model is None else str(model)
 
 
-def _compare_provenance(path_a: Path, record_a: Mapping, path_b: Path, record_b: Mapping) -> None:
-    """Refuse two recorded inputs measured under different protocols or scored by different models."""
+def _scoring_model(path: Path, record: Mapping, role: str) -> Any:
+    """The ``role`` model that really scored ``path``'s column, else None: none recorded, recorded with
+    ``computed: false``, the column named in ``not_computed``, or no layer and an empty column."""
+    model, column = (record.get("models") or {}).get(role), SCORED_COLUMNS[role]
+    if model is None or column in (record.get("not_computed") or {}):
+        return None
+    if isinstance(model, Mapping):
+        if model.get("computed") is False:
+            return None
+        if model.get("layer") is None:
+            table = read_instance_table(path)
+            if column not in table.columns[1:] or all(
+                    cell.strip().lower() in MISSING_CELLS for cell in table.values(column, str).values()):
+                return None
+    return model
+
+
+def _compare_provenance(comparison: Comparison, record_a: Mapping, record_b: Mapping) -> None:
+    """Refuse two recorded inputs measured under different protocols, or whose compared column was scored
+    by different models (both files having really scored it)."""
+    path_a, path_b = comparison.a, comparison.b
     if record_a.get("protocol") != record_b.get("protocol"):
         raise UserError(f"cannot compare {path_a} (protocol {record_a.get('protocol')}) with {path_b} (protocol "
                         f"{record_b.get('protocol')}): measured under different protocols; measure both under one")
     for role in SCORING_MODELS:
-        model_a, model_b = ((record.get("models") or {}).get(role) for record in (record_a, record_b))
-        if model_a != model_b:
+        if comparison.column.lower() != SCORED_COLUMNS[role].lower():
+            continue
+        model_a, model_b = _scoring_model(path_a, record_a, role), _scoring_model(path_b, record_b, role)
+        if model_a is not None and model_b is not None and model_a != model_b:
             raise UserError(f"cannot compare {path_a} ({role} {_model_text(model_a)}) with {path_b} ({role} "
                             f"{_model_text(model_b)}): scored by different {role} models; score both with one")
 
@@ -327,8 +349,10 @@ def check_inputs(config: Config) -> Config:
     """Read every input's provenance file; refuse what must not be compared; resolve the protocol.
 
     Refused (UserError, one line naming the two files, or the file and the comparison, and the values): two
-    files of one comparison measured under different protocols or scored by different BERTScore or SIDE
-    models (provenance ``models`` entries ``bertscore``/``side``); a file whose recorded protocol differs
+    files of one comparison measured under different protocols, or whose compared column is ``BERTScore``
+    (``SIDE``) and both scored it, with different models (provenance ``models`` entry ``bertscore``
+    (``side``); not scored: no entry, ``computed: false``, named in ``not_computed``, or no layer and an empty
+    column); a file whose recorded protocol differs
     from the comparison's (``--protocol`` or ``protocol:``), or, when the comparison names none, files of
     the configuration recorded under different protocols. Returns the configuration with ``protocol`` set
     (its own, else the one its inputs recorded, else ``default``) and ``unrecorded``: the inputs that have
@@ -338,7 +362,7 @@ def check_inputs(config: Config) -> Config:
     for _, comparison in config.comparisons():
         record_a, record_b = records.get(comparison.a), records.get(comparison.b)
         if record_a is not None and record_b is not None:
-            _compare_provenance(comparison.a, record_a, comparison.b, record_b)
+            _compare_provenance(comparison, record_a, record_b)
     protocol, first = config.protocol, None
     for path, record in records.items():
         if record is None:

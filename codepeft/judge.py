@@ -36,6 +36,7 @@ CRITERION_NAMES = {"CA": "Content adequacy", "Conciseness": "Conciseness", "Flue
 COLUMNS = ("target_id", *CRITERIA)
 RUN_COLUMNS = (*COLUMNS, "status", "detail", "reply")
 STATUSES = ("ok", "partial", "unparsable", "refused", "error", "skipped")  # the run CSVs' status column
+MERGED_COLUMNS = (*COLUMNS, "status", "detail")  # the merged CSVs: status one of STATUSES, detail the runs' statuses
 AGGREGATION_METHODS = ("mean", "vote")
 LANGUAGE_NAMES = {"java": "Java", "python": "Python"}
 DEFAULT_JUDGE_MODEL = "gpt-5-mini"
@@ -210,22 +211,55 @@ def _marked_ratings(segment: str) -> tuple[set[str], bool]:
     return found, ambiguous
 
 
+# a rating right before its label, the label being the first on its line: "4/5 Content adequacy", "4 - Fluency",
+# "- 3 out of 5: Conciseness", "| 4 | Fluency |" (never a list number: "1. Fluency", "2) Fluency")
+_PREFIX = re.compile(r"[ \t]*(?:[-+•|][ \t]*)?" + _NUMBER + r"[ \t]*(?:(?:/|out\s+of)[ \t]*5\b)?[ \t]*"
+                     r"(?:[:=|\-–—][ \t]*)?", re.IGNORECASE)
+# a label's line that ends with a separator: its rating may come on the next line ("Content adequacy:\n4")
+_OPEN_LINE = re.compile(r"[ \t]*(?:\([^()\n]*\))?[ \t]*[:=\-–—][ \t]*\n[ \t]*")
+
+
+def _label_segments(clean: str, labels: list[re.Match]) -> list[tuple[str, str | None, bool]]:
+    """Per label: the text that may hold its rating after it (up to the next label, or to the start of the
+    next label's line when that label is on a later line, so a number before a label is never read as the
+    previous label's), the rating written right before it on its line, and whether that one is ambiguous."""
+    segments = []
+    for number, label in enumerate(labels):
+        line_start = clean.rfind("\n", 0, label.start()) + 1
+        following = labels[number + 1] if number + 1 < len(labels) else None
+        end = len(clean)
+        if following is not None:
+            end = following.start()
+            if "\n" in clean[label.end():following.start()]:
+                end = clean.rfind("\n", 0, following.start()) + 1
+        previous = labels[number - 1] if number else None
+        prefix, ambiguous = None, False
+        if previous is None or previous.end() <= line_start:
+            match = _PREFIX.fullmatch(clean, line_start, label.start())
+            if match:
+                prefix = match.group(1)
+                # "Content adequacy:\n4 - Conciseness": is 4 the rating above or this one?
+                ambiguous = previous is not None and bool(_OPEN_LINE.fullmatch(clean, previous.end(), line_start))
+        segments.append((clean[label.end():end], prefix, ambiguous))
+    return segments
+
+
 def _from_labels(text: str) -> dict[str, int | None]:
     clean = re.sub(r"[*_`#>]", " ", text)
     for word, digit in _WORDS.items():
         clean = re.sub(rf"\b{word}\b", digit, clean, flags=re.IGNORECASE)
     labels = list(_ANY_LABEL.finditer(clean))
+    segments = _label_segments(clean, labels)
     ratings: dict[str, int | None] = dict.fromkeys(CRITERIA)
     for criterion, pattern in _LABELS.items():
         found: set[str] = set()
         ambiguous = False
-        for number, label in enumerate(labels):
+        for label, (segment, prefix, unclear) in zip(labels, segments):
             if not re.fullmatch(pattern, label.group(0), re.IGNORECASE):
                 continue
-            end = labels[number + 1].start() if number + 1 < len(labels) else len(clean)
-            values, gives_range = _marked_ratings(_paragraph(clean[label.end():end]))
-            found |= values
-            ambiguous |= gives_range
+            values, gives_range = _marked_ratings(_paragraph(segment))
+            found |= values | ({prefix} if prefix else set())
+            ambiguous |= gives_range or unclear
         values = {_rating(value) for value in found}
         if len(values) == 1 and not ambiguous:
             ratings[criterion] = values.pop()  # None when the marked number is not a rating 1..5
@@ -561,7 +595,7 @@ def judge_summaries(rows: Sequence[dict[str, Any]], output_folder: str | Path, l
     merged = {method: aggregate_runs(runs, method, protocol) for method in AGGREGATION_METHODS}
     for method, table in merged.items():
         path = merged_csv_path(output_folder, model_name, method)
-        write_csv(path, table, COLUMNS)
+        write_csv(path, table, MERGED_COLUMNS)
         write_provenance(path, "judge", protocol, {**options, "method": method}, tools=package_versions("openai"),
                          models={"judge": {"name": judge_model, "base_url": base_url}},
                          prompt_sha256=hashlib.sha256(_prompt(protocol).encode()).hexdigest())
@@ -576,6 +610,9 @@ def judge_summaries(rows: Sequence[dict[str, Any]], output_folder: str | Path, l
         "statuses": {status: statuses.get(status, 0) for status in STATUSES},
         "unparsable_replies": statuses.get("unparsable", 0),
         "refused_prompts": statuses.get("refused", 0), "error_prompts": statuses.get("error", 0),
+        "rated_prompts": statuses.get("ok", 0) + statuses.get("partial", 0),
+        "first_failure": next((" ".join(f"{row['status']}: {row['detail']}".split()) for table in runs for row in table
+                               if row["status"] in ("refused", "error")), None),
         "means": {method: _column_means(table) for method, table in merged.items()},
         "prompt_sha256": hashlib.sha256(_prompt(protocol).encode()).hexdigest(),
         "cache_dir": str(cache.folder),
@@ -611,22 +648,33 @@ def _vote(values: list[int], protocol: str = "default") -> float:
     return min(tied, key=lambda v: (abs(v - mean), v))
 
 
+def _run_status(row: dict[str, Any]) -> str:
+    """A run row's status; for run CSVs written before the status column, derived from its ratings."""
+    status = str(row.get("status") or "").strip()
+    if status in STATUSES:
+        return status
+    return reply_status({c: _rating(row.get(c)) for c in CRITERIA})
+
+
 def aggregate_runs(runs: Sequence[Sequence[dict[str, Any]]], method: str,
                    protocol: str = "default") -> list[dict[str, Any]]:
-    """One row per target: per criterion the mean (``mean``) or majority vote (``vote``, ties as
-    :func:`_vote` says for ``protocol``) of the runs' ratings, missing ratings left out; empty when no run
-    rated it."""
+    """One row per target (:data:`MERGED_COLUMNS`): per criterion the mean (``mean``) or majority vote
+    (``vote``, ties as :func:`_vote` says for ``protocol``) of the runs' ratings, missing ratings left out;
+    empty when no run rated it; ``status`` and ``detail`` say why (:func:`_merged_status`)."""
     if method not in AGGREGATION_METHODS:
         raise UserError(f"--method {method!r}: valid values are {', '.join(AGGREGATION_METHODS)}")
     check_protocol(protocol)
     order: list[str] = []
     values: dict[str, dict[str, list[int]]] = {}
+    statuses: dict[str, list[str]] = {}
     for table in runs:
         for row in table:
             target = str(row["target_id"])
             if target not in values:
                 order.append(target)
                 values[target] = {c: [] for c in CRITERIA}
+                statuses[target] = []
+            statuses[target].append(_run_status(row))
             for criterion in CRITERIA:
                 rating = _rating(row.get(criterion))
                 if rating is not None:
@@ -639,8 +687,22 @@ def aggregate_runs(runs: Sequence[Sequence[dict[str, Any]]], method: str,
                 row[criterion] = None
             else:
                 row[criterion] = sum(ratings) / len(ratings) if method == "mean" else _vote(ratings, protocol)
-        merged.append(row)
+        merged.append({**row, **_merged_status(row, statuses[target])})
     return merged
+
+
+def _merged_status(row: dict[str, Any], run_statuses: list[str]) -> dict[str, str]:
+    """Why a merged row has the values it has: ``ok`` (all three criteria rated), ``partial`` (some), else
+    the runs' reason: ``skipped`` (every run), ``error`` (any run failed: a rerun asks it again), ``refused``,
+    ``unparsable``. ``detail`` counts the runs' statuses, e.g. ``runs: ok 3, error 2``."""
+    found = sum(row[c] is not None for c in CRITERIA)
+    if found:
+        status = "ok" if found == len(CRITERIA) else "partial"
+    else:
+        status = next((s for s in ("error", "refused", "unparsable") if s in run_statuses),
+                      "skipped" if run_statuses and set(run_statuses) == {"skipped"} else "unparsable")
+    counts = Counter(run_statuses)
+    return {"status": status, "detail": "runs: " + ", ".join(f"{s} {counts[s]}" for s in STATUSES if counts[s])}
 
 
 def _column_means(table: Sequence[dict[str, Any]]) -> dict[str, float | None]:
@@ -683,7 +745,7 @@ def aggregate_folder(input_folder: str | Path, num_runs: int, method: str, model
         runs.append(rows)
     merged = aggregate_runs(runs, method, protocol)
     output = Path(output_file) if output_file else merged_csv_path(folder, model_name, method)
-    write_csv(output, merged, COLUMNS)
+    write_csv(output, merged, MERGED_COLUMNS)
     write_provenance(output, "judge_aggregation", protocol, {"input_folder": str(folder), "model_name": model_name,
                                                              "num_runs": num_runs, "method": method})
     return output, merged

@@ -164,6 +164,24 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     ('{"content_adequacy": {"rationale": "covers 2 of 3 branches", "score": 3}, "conciseness": 4, "fluency": 5}',
      (3, 4, 5)),
     ("Content adequacy: 7\nConciseness: 3.5\nFluency: 0", (None, None, None)),
+    # a rating right before its label belongs to that label, never to the next one (tester's defect)
+    ("4/5 Content adequacy\n3/5 Conciseness\n5/5 Fluency", (4, 3, 5)),
+    ("4 - Content adequacy\n3 - Conciseness\n5 - Fluency", (4, 3, 5)),
+    ("**4/5** Content adequacy\n**3/5** Conciseness\n**5/5** Fluency", (4, 3, 5)),
+    ("- 2 out of 5: Content adequacy\n- 3 out of 5: Conciseness\n- 4 out of 5: Fluency", (2, 3, 4)),
+    ("4/5 Content adequacy: covers the null case\n3/5 Conciseness: a bit long\n5/5 Fluency: clear", (4, 3, 5)),
+    ("| 4 | Content adequacy |\n| 3 | Conciseness |\n| 5 | Fluency |", (4, 3, 5)),
+    ("2 Content adequacy\n1 Conciseness\n3 Fluency", (2, 1, 3)),
+    # mixed styles in one reply
+    ("Content adequacy: 4\n3/5 Conciseness\n5 out of 5 - Fluency", (4, 3, 5)),
+    ("2/5 Content adequacy\nConciseness: 4\nFluency - 1", (2, 4, 1)),
+    ("Content adequacy:\n4\nConciseness:\n3\nFluency:\n5", (4, 3, 5)),   # rating on the line below
+    ("Content adequacy:\n4 - Conciseness: 3\nFluency: 5", (None, None, 5)),  # whose is the 4? nobody's
+    ("4/5 Content adequacy 3/5 Conciseness\n5/5 Fluency", (None, None, 5)),  # 3/5 between two labels
+    ("1 - Content adequacy: 4\n2 - Conciseness: 5\n3 - Fluency: 2", (None, None, None)),  # before and after disagree
+    ("1. Content adequacy: 4\n2) Conciseness: 5\n3. Fluency: 2", (4, 5, 2)),  # list numbers are no ratings
+    ("4-5 Content adequacy\n3/5 Conciseness\n5/5 Fluency", (None, 3, 5)),
+    ("Content adequacy: 5\n\n2/5 Conciseness", (5, 2, None)),
     ("I cannot rate this comment.", (None, None, None)),
     ("", (None, None, None)),
 ])
@@ -234,7 +252,9 @@ def test_judge_retries_429_caches_and_resumes_without_calls(server, tmp_path):
     assert bad["reply"] == "I am not able to judge this."
     vote = {r["target_id"]: r for r in read_rows(out / "qwen-test_FINAL_MERGED.csv")}
     mean = {r["target_id"]: r for r in read_rows(out / "qwen-test_FINAL_MERGED_MEAN.csv")}
-    assert list(vote["a1"]) == ["target_id", "CA", "Conciseness", "Fluency"]
+    assert list(vote["a1"]) == ["target_id", "CA", "Conciseness", "Fluency", "status", "detail"]
+    assert (vote["a1"]["status"], vote["c3"]["status"], vote["c3"]["detail"]) == ("ok", "unparsable",
+                                                                                  "runs: unparsable 3")
     assert (vote["a1"]["CA"], vote["a1"]["Conciseness"], vote["a1"]["Fluency"]) == ("4", "5", "3")
     assert float(mean["a1"]["CA"]) == pytest.approx(10 / 3)
     assert float(mean["a1"]["Conciseness"]) == pytest.approx(14 / 3)
@@ -414,6 +434,7 @@ def test_judge_and_aggregate_scripts(server, tmp_path):
     done = run_script("summarization/codereval/aggregate_llm_judge_scores.py", "--input_folder", str(out),
                       "--num_runs", "2", "--method", "vote", "--output_file", str(tmp_path / "vote.csv"))
     assert done.returncode == 0, done.stderr
+    assert "rows by status: ok 3" in done.stdout
     assert read_rows(tmp_path / "vote.csv") == read_rows(out / "m1_FINAL_MERGED.csv")
     path, merged = aggregate_folder(out, 2, "mean")
     assert path == out / "m1_FINAL_MERGED_MEAN.csv" and merged[0]["CA"] == 4.0
@@ -434,6 +455,66 @@ def test_judge_script_without_key_or_with_bad_input(tmp_path, monkeypatch):
     data.write_text(json.dumps({"id": "x", "code": "f()"}) + "\n", encoding="utf-8")
     done = run_script("summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file", str(data), *args)
     assert done.returncode == 2 and "p.jsonl:1: missing field(s) generated_summary" in done.stderr
+
+
+def test_judge_script_exits_2_when_no_prompt_was_rated_and_merged_csvs_say_why(tmp_path):
+    """Every request fails (nothing listens on the port: APIConnectionError): exit 2, one line naming what
+    failed and how to retry; the merged CSVs hold no value and status error for every row."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = tmp_path / "p.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in ROWS[:2]), encoding="utf-8")
+    out = tmp_path / "o"
+    done = run_script("summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file", str(data),
+                      "--output_folder", str(out), "--language", "java", "--model_name", "m", "--num_runs", "2",
+                      "--base_url", f"http://127.0.0.1:{port}/v1", "--max_retries", "0", "--timeout", "5",
+                      env={"OPENAI_API_KEY": SECRET})
+    assert done.returncode == 2, done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "no summary was rated" in error[0] and "error 4" in error[0]
+    assert "rerun the same command" in error[0] and "p.jsonl" in error[0]
+    for name in ("m_FINAL_MERGED.csv", "m_FINAL_MERGED_MEAN.csv"):
+        rows = read_rows(out / name)
+        assert [(r["target_id"], r["CA"], r["Conciseness"], r["Fluency"], r["status"], r["detail"]) for r in rows] \
+            == [("a1", "", "", "", "error", "runs: error 2"), ("b2", "", "", "", "error", "runs: error 2")]
+
+
+def test_judge_script_exits_2_when_no_reply_could_be_read(server, tmp_path):
+    server.replies = {"": "I cannot rate this comment."}
+    data = tmp_path / "p.jsonl"
+    data.write_text(json.dumps(ROWS[0]) + "\n", encoding="utf-8")
+    done = run_script("summarization/codereval/evaluate_summarization_llm_judge.py", "--input_file", str(data),
+                      "--output_folder", str(tmp_path / "o"), "--language", "java", "--model_name", "m",
+                      "--num_runs", "1", "--base_url", server.url, env={"OPENAI_API_KEY": SECRET})
+    assert done.returncode == 2 and done.stderr.count("error:") == 1, done.stderr
+    assert "no summary was rated (1 prompts" in done.stderr and "unparsable 1" in done.stderr
+    assert "reply column of the run CSVs" in done.stderr
+    assert [(r["CA"], r["status"]) for r in read_rows(tmp_path / "o" / "m_FINAL_MERGED_MEAN.csv")] == [
+        ("", "unparsable")]
+
+
+def test_merged_status_says_why_a_row_has_no_value():
+    def run_row(target, ca, conciseness, fluency, status):
+        return {"target_id": target, "CA": ca, "Conciseness": conciseness, "Fluency": fluency, "status": status}
+
+    runs = [[run_row("ok", 4, 5, 3, "ok"), run_row("part", 4, None, None, "partial"),
+             run_row("err", None, None, None, "error"), run_row("ref", None, None, None, "refused"),
+             run_row("skip", None, None, None, "skipped"), run_row("bad", None, None, None, "unparsable"),
+             run_row("old", "", "", "", "")],
+            [run_row("ok", None, None, None, "error"), run_row("part", 2, None, None, "partial"),
+             run_row("err", None, None, None, "refused"), run_row("ref", None, None, None, "refused"),
+             run_row("skip", None, None, None, "skipped"), run_row("bad", None, None, None, "unparsable"),
+             run_row("old", "", "", "", "")]]
+    merged = {row["target_id"]: row for row in aggregate_runs(runs, "mean")}
+    assert {t: (r["status"], r["detail"]) for t, r in merged.items()} == {
+        "ok": ("ok", "runs: ok 1, error 1"), "part": ("partial", "runs: partial 2"),
+        "err": ("error", "runs: refused 1, error 1"), "ref": ("refused", "runs: refused 2"),
+        "skip": ("skipped", "runs: skipped 2"), "bad": ("unparsable", "runs: unparsable 2"),
+        "old": ("unparsable", "runs: unparsable 2")}
+    assert (merged["ok"]["CA"], merged["part"]["CA"], merged["part"]["Conciseness"]) == (4.0, 3.0, None)
 
 
 # ---- the study's protocol against the study's own code ----------------------------------------

@@ -351,22 +351,53 @@ def test_refuses_files_measured_under_other_protocols(tmp_path, recorded, flags,
     assert not (tmp_path / "out.csv").exists()
 
 
-@pytest.mark.parametrize(("role", "model_a", "model_b", "text"), [
-    ("bertscore", {"name": "bert-base-uncased", "layer": 12}, {"name": "roberta-large", "layer": 17},
-     "(bertscore bert-base-uncased layer 12) with {b} (bertscore roberta-large layer 17): scored by different "
-     "bertscore models"),
-    ("bertscore", {"name": "bert-base-uncased", "layer": 12}, {"name": "bert-base-uncased", "layer": 9},
+def text_metric_pair(folder: Path) -> None:
+    """Two text-metric files (the columns of codepeft/metrics/text.py's per-instance CSV)."""
+    for name, shift in (("a.csv", 0.1), ("b.csv", 0.0)):
+        write_instances(folder / name, "Task ID,BLEU,BERTScore,SIDE",
+                        [f"t{i},{i / 20 + shift},{0.8 + shift},{0.5 + shift}" for i in range(10)])
+
+
+BERT_12 = {"name": "bert-base-uncased", "layer": 12}
+BERT_17 = {"name": "roberta-large", "layer": 17}
+
+
+@pytest.mark.parametrize(("column", "role", "model_a", "model_b", "text"), [
+    ("BERTScore", "bertscore", BERT_12, BERT_17, "(bertscore bert-base-uncased layer 12) with {b} (bertscore "
+                                                 "roberta-large layer 17): scored by different bertscore models"),
+    ("BERTScore", "bertscore", BERT_12, {"name": "bert-base-uncased", "layer": 9},
      "layer 12) with {b} (bertscore bert-base-uncased layer 9)"),
-    ("side", {"name": "side-a", "layer": None}, None, "(side side-a layer None) with {b} (side none recorded)"),
+    ("SIDE", "side", {"name": "side-a", "layer": "last, mean-pooled"}, {"name": "side-b", "layer": None},
+     "(side side-a layer last, mean-pooled) with {b} (side side-b layer None)"),  # no layer, but values
 ])
-def test_refuses_files_scored_by_different_models(tmp_path, role, model_a, model_b, text):
-    constant_pair(tmp_path)
+def test_refuses_a_column_scored_by_different_models(tmp_path, column, role, model_a, model_b, text):
+    text_metric_pair(tmp_path)
     provenance(tmp_path / "a.csv", "default", {role: model_a})
-    provenance(tmp_path / "b.csv", "default", {role: model_b} if model_b else {})
+    provenance(tmp_path / "b.csv", "default", {role: model_b})
     with pytest.raises(UserError) as err:
-        run_config(load_config(simple_config(), base_dir=tmp_path))
-    assert str(err.value).startswith(f"cannot compare {tmp_path / 'a.csv'} ")
+        run_config(load_config(simple_config(column=column), base_dir=tmp_path))
+    assert str(err.value).startswith(f"cannot compare {tmp_path / 'a.csv'} ") and "\n" not in str(err.value)
     assert text.format(b=tmp_path / "b.csv") in str(err.value)
+
+
+@pytest.mark.parametrize(("column", "models_a", "models_b", "b_cells", "n"), [
+    ("BLEU", {"bertscore": BERT_12}, {"bertscore": BERT_17}, "0.8,0.4", 10),  # BERTScore is not compared
+    ("SIDE", {"bertscore": BERT_12}, {"bertscore": BERT_17}, "0.8,0.4", 10),
+    ("BLEU", {"side": {"name": "side-a", "layer": "last"}}, {"side": {"name": "side-b", "layer": "last"}},
+     "0.8,0.4", 10),
+    # the other file did not compute the model's column: nothing scored by its model is compared
+    ("BERTScore", {"bertscore": BERT_12}, {"bertscore": {**BERT_17, "computed": False}}, ",0.4", 0),
+    ("BERTScore", {"bertscore": BERT_12}, {"bertscore": {"name": "roberta-large", "layer": None}}, ",0.4", 0),
+    ("SIDE", {"side": {"name": "side-a", "layer": "last"}}, {"side": {"name": "side-b", "layer": None}}, "0.8,", 0),
+    ("SIDE", {"side": {"name": "side-a", "layer": "last"}}, {}, "0.8,0.4", 10),
+])
+def test_compares_what_one_model_scored(tmp_path, column, models_a, models_b, b_cells, n):
+    text_metric_pair(tmp_path)
+    write_instances(tmp_path / "b.csv", "Task ID,BLEU,BERTScore,SIDE", [f"t{i},{i / 20},{b_cells}" for i in range(10)])
+    provenance(tmp_path / "a.csv", "default", models_a)
+    provenance(tmp_path / "b.csv", "default", models_b)
+    (row,) = run_config(load_config(simple_config(column=column), base_dir=tmp_path))
+    assert (row.column, row.n) == (column, n)  # compared, not refused; an empty column pairs nothing
 
 
 def test_same_models_and_protocol_compare(tmp_path):

@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -30,6 +31,8 @@ def main() -> None:
         values = [row[criterion] for row in merged if row[criterion] is not None]
         shown = f"{sum(values) / len(values):.3f}" if values else "-"
         print(f"{criterion:<12} {shown}  ({len(values)}/{len(merged)} rated)")
+    statuses = Counter(row["status"] for row in merged)
+    print("rows by status: " + ", ".join(f"{status} {n}" for status, n in sorted(statuses.items())))
     print(f"wrote {output}")
 
 

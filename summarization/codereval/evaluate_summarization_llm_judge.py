@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from codepeft.cli import main_entry
+from codepeft.errors import UserError
 from codepeft.judge import AGGREGATION_METHODS, DEFAULT_JUDGE_MODEL, LANGUAGE_NAMES, judge_file
 from codepeft.provenance import add_protocol_argument
 
@@ -47,6 +48,16 @@ def main() -> None:
           f"({summary['requests']} requests, {summary['retries']} retries), {summary['cached_replies']} from cache, "
           f"{summary['unparsable_replies']} unparsable, {summary['refused_prompts']} refused, "
           f"{summary['error_prompts']} errors; files in {args.output_folder}")
+    if not summary["rated_prompts"]:
+        asked = summary["n_targets"] * summary["num_runs"]
+        counts = ", ".join(f"{status} {n}" for status, n in summary["statuses"].items() if n)
+        retry = ("fix the cause and rerun the same command: it asks those prompts again"
+                 if summary["refused_prompts"] or summary["error_prompts"] else
+                 "see the reply column of the run CSVs (replies are cached; --cache_dir elsewhere asks afresh)")
+        raise UserError(f"{args.input_file}: no summary was rated ({asked} prompts to judge {args.judge_model}"
+                        f"{' at ' + args.base_url if args.base_url else ''}: {counts}"
+                        f"{'; first: ' + summary['first_failure'] if summary['first_failure'] else ''}); the "
+                        f"merged CSVs in {args.output_folder} are empty, with a status column; {retry}")
     if summary["refused_prompts"] or summary["error_prompts"]:
         print(f"warning: {summary['refused_prompts'] + summary['error_prompts']} rating(s) left empty "
               "(status refused/error in the run CSVs); rerun the same command to ask them again",
