@@ -222,7 +222,7 @@ def file_stems(ids: Iterable[str]) -> dict[str, str]:
 
     An id made of letters, digits, ``.``, ``_`` and ``-`` (not starting with ``.``, at most 100 characters) is
     its own stem; any other id gets its characters outside that set (and a leading ``.``) replaced by ``_``, cut
-    to 100 characters, plus ``-`` and the first 8 hex digits of the id's SHA-256 (``排序/1`` -> ``___1-6c1a4dde``). Two ids whose
+    to 100 characters, plus ``-`` and the first 8 hex digits of the id's SHA-256 (``排序/1`` -> ``___1-bd580449``). Two ids whose
     stems would still meet, also when case is ignored (as on macOS and Windows file systems), raise a
     UserError naming both.
     """
