@@ -37,6 +37,7 @@ import os
 import re
 import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,16 @@ STUDY_BERTSCORE_MODEL, STUDY_BERTSCORE_LAYERS, STUDY_BERTSCORE_BATCH = "bert-bas
 PACKAGE_VERSIONS = ("nltk", "rouge-score", "sacrebleu", "bert-score", "codebleu", "transformers", "torch")
 
 
+LONG_TEXT_WORDS = 1000  # an instance this long is announced before it is scored
+PROGRESS_SECONDS = 10.0  # otherwise a progress line this often
+
+
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -419,7 +428,16 @@ def _score_ngrams(scored: list[dict[str, Any]], reader: Any, protocol: str,
         "Rouge-L": lambda p, r: rouge(p, r, protocol)}
     if reader is not None:
         metrics["METEOR"] = lambda p, r: {"METEOR": meteor(p, r, reader, protocol)}
-    for inst in scored:
+    started = last_report = time.monotonic()
+    for number, inst in enumerate(scored, start=1):
+        size = max(len(inst["prediction"].split()), len(inst["reference"].split()))
+        if size >= LONG_TEXT_WORDS:
+            progress(f"n-gram metrics: instance {number}/{len(scored)} ({inst['Task ID']}) has {size} words: "
+                     "METEOR's alignment takes time growing with the product of the two lengths")
+        elif time.monotonic() - last_report >= PROGRESS_SECONDS:
+            last_report = time.monotonic()
+            progress(f"n-gram metrics: {number - 1}/{len(scored)} instances scored "
+                     f"({last_report - started:.0f} s)")
         for metric, compute in metrics.items():
             if not (metric_tokens(metric, inst["prediction"], protocol)  # an empty reference is counted apart
                     and (not inst["reference"] or metric_tokens(metric, inst["reference"], protocol))):
@@ -549,13 +567,22 @@ def evaluate_summaries(rows: Sequence[dict[str, Any]], language: str, summary_fi
                           "bertscore_model": bertscore_model, "side_checkpoint": str(side_checkpoint or "") or None},
                          tools=package_versions(*PACKAGE_VERSIONS),
                          models={"bertscore": {"name": bert.get("model") or bert.get("requested"),
-                                               "layer": bert.get("num_layers")},
+                                               "layer": bert.get("num_layers"),
+                                               **_computed("BERTScore", not_computed)},
                                  "side": {"name": side.get("checkpoint"), "layer": "last, mean-pooled"
-                                          if side else None},
+                                          if side else None, **_computed("SIDE", not_computed)},
                                  "wordnet": wordnet},
                          n_instances=len(instances), n_empty_predictions=len(empty),
                          untokenizable=untokenizable, not_computed=not_computed)
     return summary
+
+
+def _computed(metric: str, not_computed: dict[str, str]) -> dict[str, Any]:
+    """A provenance model entry's ``computed`` (false: the column is empty because the model was not
+    available or the metric does not apply) and, when false, its ``reason``."""
+    if metric in not_computed:
+        return {"computed": False, "reason": not_computed[metric]}
+    return {"computed": True}
 
 
 def write_summary_outputs(prefix: str | Path, instances: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
