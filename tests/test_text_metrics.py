@@ -448,7 +448,10 @@ def test_provenance_says_whether_bertscore_and_side_were_computed(tmp_path, no_m
 def test_long_texts_are_announced(capsys, no_models):
     long = " ".join(["returns the sorted list"] * 300)  # 1,200 words
     rows = [{"id": "long", "reference_summary": long, "generated_summary": long},
-            {"id": "short", "reference_summary": "Returns x.", "generated_summary": "Returns y."}]
+            {"id": "short", "reference_summary": "Returns x.", "generated_summary": "Returns y."},
+            {"id": "zh", "reference_summary": "返回和" * 400, "generated_summary": "返回和" * 400}]  # no spaces
     summary = text.evaluate_summaries(rows, "python")
-    assert summary["means"]["Rouge-L"] == pytest.approx((1.0 + 0.5) / 2)
-    assert "instance 1/2 (long) has 1200 words" in capsys.readouterr().err
+    assert summary["means"]["Rouge-L"] == pytest.approx((1.0 + 0.5 + 1.0) / 3)
+    err = capsys.readouterr().err
+    assert "instance 1/3 (long) has 1200 words" in err and "instance 3/3 (zh) has 1200 words" in err
+    assert "(short)" not in err

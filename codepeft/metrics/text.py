@@ -430,10 +430,10 @@ def _score_ngrams(scored: list[dict[str, Any]], reader: Any, protocol: str,
         metrics["METEOR"] = lambda p, r: {"METEOR": meteor(p, r, reader, protocol)}
     started = last_report = time.monotonic()
     for number, inst in enumerate(scored, start=1):
-        size = max(len(inst["prediction"].split()), len(inst["reference"].split()))
+        size = max(len(split_cjk(inst["prediction"]).split()), len(split_cjk(inst["reference"]).split()))
         if size >= LONG_TEXT_WORDS:
             progress(f"n-gram metrics: instance {number}/{len(scored)} ({inst['Task ID']}) has {size} words: "
-                     "METEOR's alignment takes time growing with the product of the two lengths")
+                     "ROUGE-L and METEOR take time growing with the product of the two lengths")
         elif time.monotonic() - last_report >= PROGRESS_SECONDS:
             last_report = time.monotonic()
             progress(f"n-gram metrics: {number - 1}/{len(scored)} instances scored "
