@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -160,6 +161,11 @@ def test_evaluate_summaries_java(tmp_path, offline_wordnet):
     assert "Rouge-2" in saved["instances"][0]
     report = (tmp_path / "out" / "java.txt").read_text()
     assert "2 empty predictions (n-gram metrics 0)" in report and "METEOR WordNet: 3.0" in report
+    from codepeft.provenance import read_provenance
+
+    models = read_provenance(f"{prefix}.csv")["models"]
+    assert models["bertscore"] == {"name": minilm_folder(), "layer": 6, "computed": True}
+    assert models["side"] == {"name": minilm_folder(), "layer": "last, mean-pooled", "computed": True}
 
 
 @pytest.mark.slow
@@ -351,5 +357,101 @@ def test_bertscore_call_model_layer_and_empty_predictions(monkeypatch, tmp_path,
     assert [r["BERTScore"] for r in table] == ["0.25", "", "0.25999999046325684"]  # the empty one: no value
     provenance = read_provenance(tmp_path / "m.csv")
     assert provenance["protocol"] == protocol
-    assert provenance["models"]["bertscore"] == {"name": model, "layer": layers}
+    assert provenance["models"]["bertscore"] == {"name": model, "layer": layers, "computed": True}
     assert set(provenance["tools"]) >= {"nltk", "rouge-score", "sacrebleu", "bert-score", "codebleu"}
+
+
+# ---- CJK text in BLEU and METEOR; provenance of models not computed; long texts (issue f4) -------
+class NoSynonyms:
+    """A WordNet with no synsets: METEOR on exact and stem matches (enough for CJK characters)."""
+
+    def synsets(self, *args, **kwargs):
+        return []
+
+
+def test_bleu_and_meteor_split_cjk_characters_in_the_default_protocol():
+    import sacrebleu
+    from nltk.translate.meteor_score import meteor_score
+
+    prediction, reference = "计算两个数之和。", "计算两个数的和。"
+    # 8 character tokens each; clipped n-gram precisions 7/8, 5/7, 3/6, 2/5; equal lengths
+    by_hand = (7 / 8 * 5 / 7 * 3 / 6 * 2 / 5) ** 0.25
+    assert text.bleu(prediction, reference) == pytest.approx(by_hand)
+    assert by_hand == pytest.approx(sacrebleu.sentence_bleu(" ".join(prediction), [" ".join(reference)],
+                                                            tokenize="none").score / 100)
+    # METEOR: 7 exact matches, P = R = 7/8, 2 chunks (计算两个数, 和。): penalty 0.5 (2/7)^3
+    by_hand = 7 / 8 * (1 - 0.5 * (2 / 7) ** 3)
+    assert text.meteor(prediction, reference, NoSynonyms()) == pytest.approx(by_hand)
+    assert by_hand == pytest.approx(meteor_score([list(reference)], list(prediction), wordnet=NoSynonyms()))
+    assert text.meteor(reference, reference, NoSynonyms()) == pytest.approx(1 - 0.5 / 8 ** 3)  # one chunk of 8
+    # the study's definitions: the sentence is one token, so any difference scores 0 (documented)
+    assert text.bleu(prediction, reference, "study") == 0.0
+    assert text.meteor(prediction, reference, NoSynonyms(), "study") == 0.0
+    assert text.meteor(reference, reference, NoSynonyms(), "study") == 0.5
+    # kana, CJK and full-width punctuation split; Latin words inside stay words
+    assert text.words("リストを返す（null可）。") == ["リ", "ス", "ト", "を", "返", "す", "（", "null", "可", "）", "。"]
+    assert text.metric_tokens("BLEU", "返回x+1。") == ["返", "回", "x", "+", "1", "。"]
+    assert text.metric_tokens("BLEU", "返回x+1。", "study") == ["返回x", "+", "1。"]
+
+
+def codereval_references() -> list[str]:
+    return [json.loads(line)["reference_summary"]
+            for name in ("cs_codereval_eval_dataset_py_v2.jsonl", "cs_codereval_eval_dataset_java_v2.jsonl")
+            for line in reference_file("codereval", name).read_text(encoding="utf-8").splitlines()]
+
+
+def test_default_bleu_and_meteor_unchanged_on_codereval_text():
+    import sacrebleu
+    from nltk.tokenize import word_tokenize
+
+    texts = codereval_references()
+    assert len(texts) > 150 and all(text.split_cjk(t) == t for t in texts)  # no CJK in CoderEval
+    for prediction, reference in zip(texts, texts[1:] + texts[:1]):
+        assert text.bleu(prediction, reference) == round(
+            sacrebleu.sentence_bleu(prediction, [reference]).score / 100, 12)
+    for t in texts:  # METEOR's words as before: word_tokenize per regex-split sentence
+        assert text.words(t) == [token for sentence in re.split(r"(?<=[.!?])\s+", t.strip()) if sentence
+                                 for token in word_tokenize(sentence, preserve_line=True)]
+
+
+def test_rouge_l_equals_rouge_scores_lcs_table():
+    import random
+
+    from rouge_score import rouge_scorer
+
+    texts = codereval_references()
+    rng = random.Random(7)
+    pairs = list(zip(texts, texts[1:])) + [("返回总和", "返回两数总和"), ("", "a b"), ("a b", "...")]
+    pairs += [(" ".join(rng.choices("abcde", k=rng.randint(1, 40))), " ".join(rng.choices("abcdef", k=40)))
+              for _ in range(200)]
+    for protocol, library in (("default", rouge_scorer.RougeScorer(["rougeL"], tokenizer=text.UnicodeTokenizer())),
+                              ("study", rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True))):
+        for prediction, reference in pairs:
+            assert text.rouge(prediction, reference, protocol)["Rouge-L"] == pytest.approx(
+                library.score(reference, prediction)["rougeL"].fmeasure, abs=1e-15), (protocol, prediction)
+
+
+def test_provenance_says_whether_bertscore_and_side_were_computed(tmp_path, no_models):
+    from codepeft.provenance import read_provenance
+
+    text.evaluate_summaries(UNICODE_ROWS[2:3], "python", output_prefix=tmp_path / "m",
+                            bertscore_model="/nonexistent/model")
+    models = read_provenance(tmp_path / "m.csv")["models"]
+    assert models["bertscore"] == {"name": "/nonexistent/model", "layer": None, "computed": False,
+                                   "reason": "/nonexistent/model: not in this test"}
+    assert models["side"] == {"name": None, "layer": None, "computed": False,
+                              "reason": "SIDE is defined for java summaries, not python"}
+    text.evaluate_summaries(UNICODE_ROWS[2:3], "java", output_prefix=tmp_path / "j")
+    assert read_provenance(tmp_path / "j.csv")["models"]["side"]["reason"] == "no --side_checkpoint given"
+
+
+def test_long_texts_are_announced(capsys, no_models):
+    long = " ".join(["returns the sorted list"] * 300)  # 1,200 words
+    rows = [{"id": "long", "reference_summary": long, "generated_summary": long},
+            {"id": "short", "reference_summary": "Returns x.", "generated_summary": "Returns y."},
+            {"id": "zh", "reference_summary": "返回和" * 400, "generated_summary": "返回和" * 400}]  # no spaces
+    summary = text.evaluate_summaries(rows, "python")
+    assert summary["means"]["Rouge-L"] == pytest.approx((1.0 + 0.5 + 1.0) / 3)
+    err = capsys.readouterr().err
+    assert "instance 1/3 (long) has 1200 words" in err and "instance 3/3 (zh) has 1200 words" in err
+    assert "(short)" not in err

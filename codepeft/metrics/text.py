@@ -5,12 +5,15 @@ the hub at run time and fails offline). Two protocols (:mod:`codepeft.provenance
 lists every difference with its measured size):
 
 - BLEU: sacrebleu sentence BLEU (13a tokenisation, exponential smoothing, effective order) / 100.
+  ``default``: each CJK character first made a word of its own (:func:`split_cjk`; Chinese and Japanese are
+  written without spaces, so a whole sentence would be one 13a token and a near-identical one would score 0);
+  ``study``: 13a alone, as the study's script.
 - chrF: sacrebleu sentence chrF (character 6-grams, beta 2) / 100.
 - ROUGE-1/2/L: rouge-score F1 with Porter stemming. ``default``: on Unicode words (:class:`UnicodeTokenizer`:
   letters and digits of every script, one token per CJK character); ``study``: rouge-score's own tokenizer,
   which drops every character outside a-z and 0-9 (an identical Chinese summary scores 0).
 - METEOR: nltk with WordNet 3.0 synonyms (:mod:`codepeft.metrics.wordnet`). ``default``: on nltk's
-  Treebank-style words; ``study``: on ``str.split()`` words, as the study's script. Without WordNet the
+  Treebank-style words, one word per CJK character (:func:`split_cjk`); ``study``: on ``str.split()`` words, as the study's script. Without WordNet the
   column is left empty, never scored without it.
 - BERTScore F1: bert-score with exactly the model given (default ``roberta-large`` at bert-score's layer 17;
   ``study``: ``bert-base-uncased`` at layer 12, the study's call). A model that cannot be loaded leaves the
@@ -34,6 +37,7 @@ import os
 import re
 import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,8 +58,16 @@ STUDY_BERTSCORE_MODEL, STUDY_BERTSCORE_LAYERS, STUDY_BERTSCORE_BATCH = "bert-bas
 PACKAGE_VERSIONS = ("nltk", "rouge-score", "sacrebleu", "bert-score", "codebleu", "transformers", "torch")
 
 
+LONG_TEXT_WORDS = 1000  # an instance this long is announced before it is scored
+PROGRESS_SECONDS = 10.0  # otherwise a progress line this often
+
+
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -70,8 +82,9 @@ def bleu(prediction: str, reference: str, protocol: str = "default") -> float:
     """sacrebleu sentence BLEU in [0, 1] (``default`` rounds to 12 digits: 100.0000000004 -> 1.0)."""
     import sacrebleu
 
-    value = sacrebleu.sentence_bleu(prediction, [reference]).score / 100
-    return value if protocol == "study" else round(value, 12)
+    if protocol == "study":
+        return sacrebleu.sentence_bleu(prediction, [reference]).score / 100
+    return round(sacrebleu.sentence_bleu(split_cjk(prediction), [split_cjk(reference)]).score / 100, 12)
 
 
 def chrf(prediction: str, reference: str, protocol: str = "default") -> float:
@@ -82,7 +95,22 @@ def chrf(prediction: str, reference: str, protocol: str = "default") -> float:
     return value if protocol == "study" else round(value, 12)
 
 
+# Scripts written without spaces whose characters are the units: kana, CJK ideographs (+ extensions and
+# compatibility ideographs). ROUGE, METEOR and BLEU (default) make each one a token. Thai, Lao, Khmer and
+# Myanmar are also written without spaces, but their characters are letters, not words: they stay in runs.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+# CJK punctuation (。、「」), half- and full-width forms (，！): split off like ASCII punctuation
+_CJK_PUNCTUATION = "\u3000-\u303f\uff00-\uffef"
+_CJK_SPLIT = re.compile(f"([{_CJK}{_CJK_PUNCTUATION}])")
+
+
+def split_cjk(text: str) -> str:
+    """``text`` with a space on each side of every CJK character and CJK punctuation mark, so that a
+    whitespace or Treebank tokenizer makes each its own token (``"计算和。"`` -> ``"计 算 和 。"``, spaces
+    collapsed). Text without such characters (all ASCII) is returned unchanged."""
+    if not _CJK_SPLIT.search(text):
+        return text
+    return " ".join(_CJK_SPLIT.sub(r" \1 ", text).split())
 
 
 class UnicodeTokenizer:
@@ -105,18 +133,44 @@ class UnicodeTokenizer:
 
 @functools.lru_cache(maxsize=2)
 def _rouge_scorer(protocol: str):
+    """rouge-score's ROUGE-1/2 scorer with the protocol's tokenizer (ROUGE-L: :func:`lcs_length`)."""
     from rouge_score import rouge_scorer
 
     if protocol == "study":
-        return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=UnicodeTokenizer())
+        return rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=True)
+    return rouge_scorer.RougeScorer(["rouge1", "rouge2"], tokenizer=UnicodeTokenizer())
+
+
+def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence of two token lists: the value rouge-score's ROUGE-L table
+    (``_lcs_table``, pure Python, O(len(a) * len(b)) time and memory: 16 s and 72 MB of table at 3,000
+    words each, hours and terabytes at 200,000) ends in, computed bit-parallel (Allison and Dix 1986,
+    Hyyrö 2004): one big-integer step per token of ``b``, O(len(a) * len(b) / 64) machine words, O(len(a))
+    memory."""
+    if not a or not b:
+        return 0
+    masks: dict[str, int] = {}
+    for position, token in enumerate(a):
+        masks[token] = masks.get(token, 0) | (1 << position)
+    full = (1 << len(a)) - 1
+    row = full  # the zero bits of row mark the columns where the LCS grows
+    for token in b:
+        matched = row & masks.get(token, 0)
+        row = ((row + matched) | (row - matched)) & full
+    return len(a) - row.bit_count()
 
 
 def rouge(prediction: str, reference: str, protocol: str = "default") -> dict[str, float]:
-    """ROUGE-1, ROUGE-2 and ROUGE-L F1 (rouge-score, Porter stemming; tokens as the protocol says)."""
-    scores = _rouge_scorer(protocol).score(reference, prediction)
-    return {"Rouge-1": scores["rouge1"].fmeasure, "Rouge-2": scores["rouge2"].fmeasure,
-            "Rouge-L": scores["rougeL"].fmeasure}
+    """ROUGE-1, ROUGE-2 and ROUGE-L F1 (rouge-score, Porter stemming; tokens as the protocol says). ROUGE-L
+    is rouge-score's definition (LCS / length, F1 of the two) with the LCS from :func:`lcs_length`."""
+    from rouge_score.scoring import fmeasure
+
+    scorer = _rouge_scorer(protocol)
+    scores = scorer.score(reference, prediction)
+    target, predicted = scorer._tokenizer.tokenize(reference), scorer._tokenizer.tokenize(prediction)
+    common = lcs_length(target, predicted)
+    rouge_l = fmeasure(common / len(predicted), common / len(target)) if common else 0.0
+    return {"Rouge-1": scores["rouge1"].fmeasure, "Rouge-2": scores["rouge2"].fmeasure, "Rouge-L": rouge_l}
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -124,10 +178,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 def words(text: str) -> list[str]:
     """Word tokens as nltk's ``word_tokenize`` gives them, with a regex sentence split instead of punkt
-    (punkt's data cannot be downloaded here); the two differ only on rare abbreviations."""
+    (punkt's data cannot be downloaded here; the two differ only on rare abbreviations), and each CJK
+    character a word of its own (:func:`split_cjk`)."""
     from nltk.tokenize import word_tokenize
 
-    return [token for sentence in _SENTENCE_END.split(text.strip()) if sentence
+    return [token for sentence in _SENTENCE_END.split(split_cjk(text).strip()) if sentence
             for token in word_tokenize(sentence, preserve_line=True)]
 
 
@@ -144,12 +199,12 @@ def meteor(prediction: str, reference: str, wordnet: Any, protocol: str = "defau
 
 
 def metric_tokens(metric: str, text: str, protocol: str = "default") -> list[str]:
-    """The units ``metric`` compares in ``text``: BLEU's 13a tokens, chrF's characters (no whitespace),
+    """The units ``metric`` compares in ``text``: BLEU's 13a tokens (``default``: after :func:`split_cjk`), chrF's characters (no whitespace),
     ROUGE's and METEOR's words under ``protocol``. Empty means the metric cannot measure the text."""
     if metric == "BLEU":
         from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-        return Tokenizer13a()(text).split()
+        return Tokenizer13a()(text if protocol == "study" else split_cjk(text)).split()
     if metric == "chrF":
         return [c for c in text if not c.isspace()]
     if metric.startswith("Rouge"):
@@ -373,7 +428,16 @@ def _score_ngrams(scored: list[dict[str, Any]], reader: Any, protocol: str,
         "Rouge-L": lambda p, r: rouge(p, r, protocol)}
     if reader is not None:
         metrics["METEOR"] = lambda p, r: {"METEOR": meteor(p, r, reader, protocol)}
-    for inst in scored:
+    started = last_report = time.monotonic()
+    for number, inst in enumerate(scored, start=1):
+        size = max(len(split_cjk(inst["prediction"]).split()), len(split_cjk(inst["reference"]).split()))
+        if size >= LONG_TEXT_WORDS:
+            progress(f"n-gram metrics: instance {number}/{len(scored)} ({inst['Task ID']}) has {size} words: "
+                     "ROUGE-L and METEOR take time growing with the product of the two lengths")
+        elif time.monotonic() - last_report >= PROGRESS_SECONDS:
+            last_report = time.monotonic()
+            progress(f"n-gram metrics: {number - 1}/{len(scored)} instances scored "
+                     f"({last_report - started:.0f} s)")
         for metric, compute in metrics.items():
             if not (metric_tokens(metric, inst["prediction"], protocol)  # an empty reference is counted apart
                     and (not inst["reference"] or metric_tokens(metric, inst["reference"], protocol))):
@@ -503,13 +567,22 @@ def evaluate_summaries(rows: Sequence[dict[str, Any]], language: str, summary_fi
                           "bertscore_model": bertscore_model, "side_checkpoint": str(side_checkpoint or "") or None},
                          tools=package_versions(*PACKAGE_VERSIONS),
                          models={"bertscore": {"name": bert.get("model") or bert.get("requested"),
-                                               "layer": bert.get("num_layers")},
+                                               "layer": bert.get("num_layers"),
+                                               **_computed("BERTScore", not_computed)},
                                  "side": {"name": side.get("checkpoint"), "layer": "last, mean-pooled"
-                                          if side else None},
+                                          if side else None, **_computed("SIDE", not_computed)},
                                  "wordnet": wordnet},
                          n_instances=len(instances), n_empty_predictions=len(empty),
                          untokenizable=untokenizable, not_computed=not_computed)
     return summary
+
+
+def _computed(metric: str, not_computed: dict[str, str]) -> dict[str, Any]:
+    """A provenance model entry's ``computed`` (false: the column is empty because the model was not
+    available or the metric does not apply) and, when false, its ``reason``."""
+    if metric in not_computed:
+        return {"computed": False, "reason": not_computed[metric]}
+    return {"computed": True}
 
 
 def write_summary_outputs(prefix: str | Path, instances: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
