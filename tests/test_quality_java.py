@@ -147,3 +147,26 @@ def test_checkstyle_names_its_sealed_class_limit(tmp_path):
     assert detail == f"Checkstyle {version} cannot parse Java 17 sealed classes (support arrived in 8.42)"
     study = rows(analyse_folder("checkstyle", tmp_path, tmp_path / "s", quiet=True, protocol="study"))
     assert study["Shape"]["status"] == "unsupported_sealed_class" and study["Shape"]["javadoc"] == "0"
+
+
+@pytest.mark.parametrize("protocol", ["default", "study"])
+def test_ids_that_are_not_file_names_reach_the_csvs_of_pmd_and_checkstyle(tmp_path, protocol):
+    """Files named by codepeft.io.file_stems with an index.csv: the tools' work files use the safe stems, the CSVs
+    carry the ids (HumanEval's ids hold a '/')."""
+    from codepeft.io import file_stems, write_file_index
+
+    ids = ["HumanEval/0", "排序/1"]
+    stems = file_stems(ids)
+    folder = tmp_path / "code"
+    folder.mkdir()
+    # without its import line: the study's wrapper puts imports inside the class, where they do not parse
+    method = "".join(line for line in (FIXTURES / "bare_method.java").read_text().splitlines(keepends=True)
+                     if not line.startswith("import "))
+    for task_id in ids:
+        (folder / f"{stems[task_id]}.java").write_text(method, encoding="utf-8")
+    write_file_index(folder, {task_id: [f"{stems[task_id]}.java"] for task_id in ids})
+    for tool in ("pmd", "checkstyle"):
+        found = rows(analyse_folder(tool, folder, tmp_path / tool, jobs=1, quiet=True, protocol=protocol))
+        assert set(found) == set(ids), (tool, found)
+        expected = "wrapped" if protocol == "default" else "study_wrapped"
+        assert {row["status"] for row in found.values()} == {expected}, (tool, found)

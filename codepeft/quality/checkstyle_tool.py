@@ -233,7 +233,7 @@ class CheckstyleAnalyser(Analyser):
         launcher, jar = checkstyle_launcher()
         if self._config_text is None:
             self._config_text = load_config(self.config, jar, self.removed)
-        chunk = files[0].task_id
+        chunk = files[0].path.stem  # a safe file name; ids may hold '/'
         config_path = workdir / f"checkstyle-config-{chunk}.xml"
         config_path.write_text(self._config_text, encoding="utf-8")
         report_path = workdir / f"checkstyle-report-{chunk}.xml"

@@ -59,7 +59,8 @@ def study_class_name(task_id: str, wrapper: str) -> str:
     ``translation_`` replaced by ``Translation`` (translation), as in its two wrapper scripts."""
     if wrapper not in STUDY_WRAPPERS:
         raise UserError(f"--study_wrapper {wrapper}: use one of {', '.join(STUDY_WRAPPERS)}")
-    return f"Generated_{task_id}" if wrapper == "generation" else task_id.replace("translation_", "Translation")
+    name = f"Generated_{task_id}" if wrapper == "generation" else task_id.replace("translation_", "Translation")
+    return re.sub(r"\W", "_", name)  # the study's ids were identifiers; a file_stems hash suffix ('-') is not
 
 
 def study_wrap(code: str, class_name: str) -> str:
@@ -82,16 +83,17 @@ def prepare_java_inputs(files: list[SourceFile], workdir: Path, wrap: bool,
     inputs: dict[str, JavaInput] = {}
     for source in files:
         if study_wrapper is not None:
-            tool_path = workdir / "study" / source.task_id / f"{source.task_id}.java"
+            stem = source.path.stem  # a safe file name (ids may hold '/', see codepeft.io.file_stems)
+            tool_path = workdir / "study" / stem / f"{stem}.java"
             tool_path.parent.mkdir(parents=True, exist_ok=True)
-            tool_path.write_text(study_wrap(source.text or "", study_class_name(source.task_id, study_wrapper)),
+            tool_path.write_text(study_wrap(source.text or "", study_class_name(stem, study_wrapper)),
                                  encoding="utf-8")
             inputs[os.path.realpath(tool_path)] = JavaInput(source, tool_path, None, study_wrapped=True)
             continue
         wrapped = wrap_bare_members(source.text or "", "java") if wrap else None
         tool_path = source.path
         if wrapped is not None:
-            tool_path = workdir / "wrapped" / f"{source.task_id}.java"
+            tool_path = workdir / "wrapped" / f"{source.path.stem}.java"
             tool_path.parent.mkdir(parents=True, exist_ok=True)
             tool_path.write_text(wrapped.text, encoding="utf-8")
         inputs[os.path.realpath(tool_path)] = JavaInput(source, tool_path, wrapped)

@@ -108,7 +108,7 @@ def run_pmd(files: list[SourceFile], workdir: Path, timeout: float, rulesets: st
     java = find_java()
     home, _ = pmd_home("study" if study_wrapper else "default")
     inputs = prepare_java_inputs(files, workdir, wrap, study_wrapper)
-    chunk = files[0].task_id
+    chunk = files[0].path.stem  # a safe file name; ids may hold '/'
     file_list = workdir / f"pmd-files-{chunk}.txt"
     report_path = workdir / f"pmd-report-{chunk}.json"
     file_list.write_text("\n".join(str(i.tool_path) for i in inputs.values()) + "\n", encoding="utf-8")
