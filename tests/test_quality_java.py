@@ -123,6 +123,7 @@ def test_batched_and_per_file_give_identical_csvs(tmp_path):
     write_generation_files(generations, tmp_path / "in", "java", limit=5)  # three classes, then two bare methods
     for surplus in ("6367672d1a6d9265ec017c74", "6367672d1a6d9265ec017c78"):
         (tmp_path / "in" / f"{surplus}.java").unlink()
+    (tmp_path / "in" / "index.csv").unlink()  # it names the removed files; CoderEval's ids are their own file names
     for tool in ("pmd", "checkstyle", "lizard"):
         batched = analyse_folder(tool, tmp_path / "in", tmp_path / "batched", jobs=1, quiet=True)
         per_file = analyse_folder(tool, tmp_path / "in", tmp_path / "per_file", jobs=2, per_file=True, quiet=True)
