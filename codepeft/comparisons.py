@@ -662,6 +662,8 @@ TEXT_METRICS: tuple[Measure, ...] = tuple(("text_metrics", c, c) for c in ("BLEU
 # SIDE (Java summaries only, and only with a checkpoint) is named here for summaries and reports; it is not in
 # STUDY_MEASURES' text family, so the statistics and their Holm families are the study's.
 SIDE: tuple[Measure, ...] = (("text_metrics", "SIDE", "SIDE"),)
+# flake8 (not among the study's measures) is named so that a folder of unparsable files still has its rows
+FLAKE8: tuple[Measure, ...] = tuple(("flake8", c, f"flake8_{c}") for c in ("E", "W", "F", "C", "N"))
 JUDGE: tuple[Measure, ...] = (("judge", "CA", "Judge_CA"), ("judge", "Conciseness", "Judge_Conciseness"),
                               ("judge", "Fluency", "Judge_Fluency"))
 CODEBLEU: tuple[Measure, ...] = (("codebleu", "codebleu", "CodeBLEU"),)

@@ -375,14 +375,14 @@ def test_an_input_made_by_an_earlier_job_of_the_plan_is_accepted(tmp_path):
         check_config_inputs(experiment, [job for job in jobs if job.stage != "train"] + training, ["evaluate"])
 
 
-def summary_of(tmp_path, cells: dict[str, list[str]]):
-    """summarize() over one text_metrics per-instance CSV of the first run, with these columns."""
+def summary_of(tmp_path, cells: dict[str, list[str]], source: str = "text_metrics"):
+    """summarize() over one ``source`` per-instance CSV of the first run, with these columns."""
     from codepeft.pipeline.report import summarize
 
     tmp_path.mkdir(exist_ok=True)
     experiment = load_experiment(write_config(tmp_path))
     run = experiment.run_name(*experiment.runs()[0])
-    path = experiment.directory / "per-instance" / "text_metrics" / "summarization" / "python" / f"{run}.csv"
+    path = experiment.directory / "per-instance" / source / "summarization" / "python" / f"{run}.csv"
     path.parent.mkdir(parents=True)
     count = len(next(iter(cells.values())))
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -400,6 +400,14 @@ def test_summary_counts_na_cells_as_missing_and_names_side(tmp_path):
     assert (rows["Rouge-L"]["mean"], rows["Rouge-L"]["n"], rows["Rouge-L"]["n_unanalysable"]) == (0.375, 2, 3)
     assert (rows["SIDE"]["mean"], rows["SIDE"]["n"], rows["SIDE"]["n_unanalysable"]) == (0.8, 3, 2)
     assert rows["SIDE"]["std"] == round(((0.01 + 0.01) / 2) ** 0.5, 6)
+
+
+def test_a_measure_no_instance_had_keeps_its_row_with_n_0(tmp_path):
+    """The demo's tiny model writes only unparsable Python: flake8's cells are all empty (status syntax_error);
+    the rows stay, with n 0, n_unanalysable 3 and no mean (they vanished before)."""
+    _, rows = summary_of(tmp_path, {**{c: ["", "", ""] for c in "EWFCN"}, "status": ["syntax_error"] * 3}, "flake8")
+    assert set(rows) == {f"flake8_{c}" for c in "EWFCN"}
+    assert all((r["mean"], r["n"], r["n_unanalysable"]) == ("", 0, 3) for r in rows.values())
 
 
 def test_summary_refuses_a_word_in_a_measure_column(tmp_path):

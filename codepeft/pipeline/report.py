@@ -23,6 +23,7 @@ from codepeft.comparisons import (
     CHECKSTYLE,
     CODEBLEU,
     CSHARP,
+    FLAKE8,
     JUDGE,
     LIZARD,
     MISSING_CELLS,
@@ -43,7 +44,8 @@ from codepeft.provenance import DEFAULT_PROTOCOL, read_provenance
 SUMMARY_COLUMNS = ("model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n",
                    "n_unanalysable")
 METRIC_NAMES = {(source, column): name for source, column, name in
-                LIZARD + PYLINT + SONAR + SONARLIKE + PMD + CHECKSTYLE + CSHARP + TEXT_METRICS + SIDE + JUDGE + CODEBLEU + PASSK}
+                LIZARD + PYLINT + FLAKE8 + SONAR + SONARLIKE + PMD + CHECKSTYLE + CSHARP + TEXT_METRICS + SIDE + JUDGE + CODEBLEU
+                + PASSK}
 CORRECTNESS_SOURCES = ("passk", "text_metrics", "codebleu", "judge")
 QUALITY_CATEGORIES = ("pylint", "flake8", "pmd", "checkstyle")  # sources whose columns count violations
 
