@@ -36,6 +36,10 @@ class Task:
                             f"valid: {', '.join(self.variants)}")
         return variant
 
+    def code_language(self, variant: str) -> str | None:
+        """The language of the code this task's answers hold (``python``, ``java``, ``cs``), None for text."""
+        return None
+
     # ---- examples -------------------------------------------------------------------------
     def from_raw(self, raw: dict[str, Any], variant: str) -> dict[str, Any]:
         """Convert a raw record (any supported schema) into this task's canonical example."""

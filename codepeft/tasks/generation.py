@@ -34,6 +34,9 @@ class GenerationTask(Task):
                  "user": "{summary}\n\nMethod to implement:\n{signature}", "assistant": "{code}"},
     }
 
+    def code_language(self, variant: str) -> str:
+        return self.check_variant(variant)
+
     def from_raw(self, raw: dict[str, Any], variant: str) -> dict[str, Any]:
         language = self.check_variant(variant)
         code = raw.get("code") or raw.get("output") or raw.get("canonical_solution_full") or ""

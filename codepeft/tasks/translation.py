@@ -38,6 +38,9 @@ class TranslationTask(Task):
         for src, tgt in (("java", "cs"), ("cs", "java"))
     }
 
+    def code_language(self, variant: str) -> str:
+        return direction_languages(self.check_variant(variant))[1]
+
     def from_raw(self, raw: dict[str, Any], variant: str) -> dict[str, Any]:
         direction = self.check_variant(variant)
         source_lang, target_lang = direction_languages(direction)
