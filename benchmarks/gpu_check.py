@@ -204,7 +204,8 @@ def decode(model_dir: Path, opts: argparse.Namespace) -> list[dict]:
 
     from codepeft.chat import inference_prompt
     from codepeft.data import load_examples
-    from codepeft.generation import DecodingSettings, HFDecoder
+    from codepeft.decoding import DecodingSettings
+    from codepeft.decoding.hf import HFDecoder
     from codepeft.modeling import load_for_inference
     from codepeft.tasks import get_task
 

@@ -64,7 +64,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from codepeft.generation import DecodingSettings, HFDecoder
+    from codepeft.decoding import DecodingSettings
+    from codepeft.decoding.hf import HFDecoder
     from codepeft.modeling import load_for_inference
 
     with tempfile.TemporaryDirectory() as scratch:

@@ -1,8 +1,8 @@
 """Inference for every task, from a QLoRA adapter, a fully fine-tuned model or an adapter merged into its base.
 
 For each task: read the inputs (``codepeft.data``), build the prompts with the task registry and the prompt
-overrides the model was trained with (``prompts.json`` in the model folder), decode (``codepeft.generation``
-or, optionally, ``codepeft.vllm_backend``), clean the answers with the registry's extractor, and write the
+overrides the model was trained with (``prompts.json`` in the model folder), decode (``codepeft.decoding``:
+the HF backend or, optionally, vLLM), clean the answers with the registry's extractor, and write the
 task's output format:
 
 - generation: CoderEval's format, one line per task ``{"_id", "generate_results": [code, ...]}``;
@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codepeft.decoding import BACKENDS, Decoder, DecodingSettings, Generation, make_decoder
+from codepeft.decoding.resumable import Progress, ResumableJsonl
 from codepeft.errors import UserError
-from codepeft.generation import DecodingSettings, Generation, Progress, ResumableJsonl
 from codepeft.io import iter_jsonl, require_dir, require_file, write_csv, write_jsonl, write_text
 from codepeft.tasks import get_task, run_prompts
 
 KINDS = ("qlora", "fft")
-BACKENDS = ("hf", "vllm")
 DEFAULT_MAX_NEW_TOKENS = {"generation": 512, "summarization": 128, "translation": 512}
 CODE_LAYOUTS = ("lines", "as_is")
 
@@ -124,17 +124,9 @@ def local_model_folder(name: str) -> Path:
                         "or pass --base_model_name with a local folder") from None
 
 
-def load_decoder(spec: ModelSpec, settings: DecodingSettings):
-    """An ``HFDecoder`` (default) or ``VLLMDecoder`` with the model loaded."""
-    if spec.backend == "vllm":
-        from codepeft.vllm_backend import VLLMDecoder
-
-        return VLLMDecoder(spec.path, spec.kind, settings, spec.base_model_name, spec.merge)
-    from codepeft.generation import HFDecoder
-    from codepeft.modeling import load_for_inference
-
-    model, tokenizer = load_for_inference(spec.path, spec.kind, spec.base_model_name, spec.merge)
-    return HFDecoder(model, tokenizer, settings)
+def load_decoder(spec: ModelSpec, settings: DecodingSettings) -> Decoder:
+    """A decoder of ``spec.backend`` (``HFDecoder`` by default, or ``VLLMDecoder``) with the model loaded."""
+    return make_decoder(spec.backend, spec.path, spec.kind, settings, spec.base_model_name, spec.merge)
 
 
 # ---- the shared loop -----------------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ import torch
 from conftest import REPO, reference_file, write_random_adapter
 
 from codepeft.data import SAMPLES_DIR, load_examples
+from codepeft.decoding import DecodingSettings
+from codepeft.decoding.hf import HFDecoder
 from codepeft.errors import UserError
-from codepeft.generation import DecodingSettings, HFDecoder
 from codepeft.inference import ModelSpec, generate_code, run_inference, script_main
 
 MAX_NEW = ["--max_new_tokens", "12"]
@@ -268,7 +269,7 @@ def test_prompts_recorded_with_the_model_are_used(fft_model_dir, tmp_path):
             return "recording"
 
         def decode(self, prompts, on_done, progress=None):
-            from codepeft.generation import Generation
+            from codepeft.decoding import Generation
 
             seen.extend(prompts)
             for index in range(len(prompts)):
@@ -346,7 +347,7 @@ class FirstTokensDecoder:
         return "first tokens"
 
     def decode(self, prompts, on_done, progress=None):
-        from codepeft.generation import Generation
+        from codepeft.decoding import Generation
 
         for index, prompt in enumerate(prompts):
             if self.stop_after is not None and len(self.prompts) == self.stop_after:

@@ -17,8 +17,9 @@ from conftest import REPO, run_script, write_random_adapter
 
 from codepeft.chat import CHATML_TEMPLATE, inference_prompt
 from codepeft.data import SAMPLES_DIR, load_examples, read_task_file
+from codepeft.decoding import DecodingSettings
+from codepeft.decoding.hf import HFDecoder
 from codepeft.errors import UserError
-from codepeft.generation import DecodingSettings, HFDecoder
 from codepeft.inference import ModelSpec, generate_code, script_main
 from codepeft.tasks import get_task
 

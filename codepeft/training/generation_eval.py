@@ -33,7 +33,8 @@ def make_generation_eval(tokenizer: Any, examples: dict[tuple[str, str], list[di
                          overrides: dict[str, dict[str, Prompt]] | None,
                          max_new_tokens: int = 128) -> Callable[[Any], dict[str, float]]:
     """A function model -> {metric name: value} over the first ``per_task`` examples of each task and variant."""
-    from codepeft.generation import DecodingSettings, HFDecoder
+    from codepeft.decoding import DecodingSettings
+    from codepeft.decoding.hf import HFDecoder
 
     chosen = {key: rows[:per_task] for key, rows in examples.items()}
 

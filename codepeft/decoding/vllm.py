@@ -8,7 +8,7 @@ The model is loaded the way the HF backend loads it: an ``fft`` folder as a full
 on its base quantised in 4-bit (bitsandbytes, as in training) with the adapter applied by vLLM's LoRA
 kernels; with ``--merge`` the base stays in full precision (the same as merging the adapter into it).
 Prompts are passed as token ids, tokenised exactly as the HF backend does, and decoding uses the same
-effective options (``codepeft.generation.sampling_options``) and end-of-turn tokens. Results are handed
+effective options (``codepeft.decoding.base.sampling_options``) and end-of-turn tokens. Results are handed
 back chunk by chunk so that the resumable writer saves them as they come.
 """
 
@@ -20,16 +20,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from codepeft.errors import UserError
-from codepeft.generation import (
+from codepeft.decoding.base import (
+    Decoder,
     DecodingSettings,
     Generation,
     OnDone,
-    Progress,
     describe_options,
     end_of_turn_ids,
     sampling_options,
 )
+from codepeft.decoding.resumable import Progress
+from codepeft.errors import UserError
 from codepeft.modeling import adapter_base_model, load_tokenizer
 
 INSTALL_HINT = ("install it in a separate virtual environment: python -m venv .venv-vllm && "
@@ -65,8 +66,8 @@ def _lora_rank(adapter_dir: str) -> int:
     return int(config.get("r", 8))
 
 
-class VLLMDecoder:
-    """Same interface as ``codepeft.generation.HFDecoder``: ``tokenizer``, ``describe()``, ``decode()``."""
+class VLLMDecoder(Decoder):
+    """The model loaded into a vLLM engine: an ``fft`` folder as it is, an adapter through vLLM's LoRA."""
 
     def __init__(self, model_path: str, kind: str, settings: DecodingSettings, base_model_name: str | None = None,
                  merge: bool = False):
