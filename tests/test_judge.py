@@ -13,7 +13,14 @@ import pytest
 from conftest import reference_file, run_script
 
 from codepeft.errors import UserError
-from codepeft.judge import CRITERIA, aggregate_folder, aggregate_runs, judge_summaries, parse_ratings
+from codepeft.metrics.judge import (
+    CRITERIA,
+    JudgeOptions,
+    aggregate_folder,
+    aggregate_runs,
+    judge_summaries,
+    parse_ratings,
+)
 
 SECRET = "sk-test-never-written-0123456789"
 DEFAULT_REPLY = "Content adequacy: 4\nConciseness: 5\nFluency: 3"
@@ -191,7 +198,7 @@ def test_parse_ratings(reply, expected):
 
 
 def test_prompt_holds_code_and_summary_without_python_docstring():
-    from codepeft.judge import judge_messages
+    from codepeft.metrics.judge import judge_messages
 
     code = 'def add(a, b):\n    """Add two numbers."""\n    return a + b\n'
     [message] = judge_messages(code, " Sums a and b. ", "python")
@@ -239,8 +246,9 @@ def test_judge_retries_429_caches_and_resumes_without_calls(server, tmp_path):
                                    "**Content adequacy**: 2\n**Conciseness**: 5\n**Fluency**: 3",
                                    "Content adequacy: 4\nConciseness: 4\nFluency: 3"]}
     out = tmp_path / "judge"
-    summary = judge_summaries(ROWS, out, "java", "qwen-test", num_runs=3, judge_model="judge-x",
-                              base_url=server.url, max_concurrency=1, max_retries=2, backoff=0.01)
+    summary = judge_summaries(ROWS, out, "java", "qwen-test",
+                              JudgeOptions(num_runs=3, judge_model="judge-x", base_url=server.url, max_concurrency=1,
+                                           max_retries=2, backoff=0.01))
     assert server.requests == 1 + 9  # the 429, then 3 runs x 3 summaries
     assert summary["retries"] == 1 and summary["new_replies"] == 9 and summary["cached_replies"] == 0
     assert server.auth_headers == {f"Bearer {SECRET}"}
@@ -262,17 +270,19 @@ def test_judge_retries_429_caches_and_resumes_without_calls(server, tmp_path):
     assert vote["c3"]["CA"] == "" and mean["c3"]["CA"] == ""  # unparsable: missing, never a score
     assert summary["unparsable_replies"] == 3
 
-    again = judge_summaries(ROWS, out, "java", "qwen-test", num_runs=3, judge_model="judge-x",
-                            base_url=server.url, max_concurrency=2, backoff=0.01)
+    again = judge_summaries(ROWS, out, "java", "qwen-test",
+                            JudgeOptions(num_runs=3, judge_model="judge-x", base_url=server.url, max_concurrency=2,
+                                         backoff=0.01))
     assert server.requests == 10  # the resumed run asked nothing
     assert again["requests"] == 0 and again["cached_replies"] == 9
     assert read_rows(out / "qwen-test_FINAL_MERGED.csv") == list(vote.values())
 
-    more = judge_summaries(ROWS, out, "java", "qwen-test", num_runs=4, judge_model="judge-x",
-                           base_url=server.url, max_concurrency=3, backoff=0.01)
+    more = judge_summaries(ROWS, out, "java", "qwen-test",
+                           JudgeOptions(num_runs=4, judge_model="judge-x", base_url=server.url, max_concurrency=3,
+                                        backoff=0.01))
     assert server.requests == 13 and more["new_replies"] == 3  # only run 4 is new
-    other = judge_summaries(ROWS[:1], out, "java", "qwen-test", num_runs=1, judge_model="judge-y",
-                            base_url=server.url, backoff=0.01)
+    other = judge_summaries(ROWS[:1], out, "java", "qwen-test",
+                            JudgeOptions(num_runs=1, judge_model="judge-y", base_url=server.url, backoff=0.01))
     assert other["new_replies"] == 1  # another judge model is another cache key
 
     for path in out.rglob("*"):
@@ -282,8 +292,9 @@ def test_judge_retries_429_caches_and_resumes_without_calls(server, tmp_path):
 
 def test_judge_records_5xx_beyond_retries_goes_on_and_asks_again(server, tmp_path):
     server.script = [500, 502, 503]
-    summary = judge_summaries(ROWS[:2], tmp_path, "python", "m", num_runs=1, base_url=server.url, max_retries=2,
-                              backoff=0.01, max_concurrency=1)
+    summary = judge_summaries(ROWS[:2], tmp_path, "python", "m",
+                              JudgeOptions(num_runs=1, base_url=server.url, max_retries=2, backoff=0.01,
+                                           max_concurrency=1))
     assert server.requests == 3 + 1  # one prompt: 3 tries; the other answered
     assert summary["error_prompts"] == 1 and summary["new_replies"] == 1
     assert summary["statuses"]["error"] == 1 and summary["statuses"]["ok"] == 1
@@ -291,25 +302,27 @@ def test_judge_records_5xx_beyond_retries_goes_on_and_asks_again(server, tmp_pat
     assert first["status"] == "error" and "InternalServerError after 2 retries" in first["detail"]
     assert (first["CA"], first["reply"]) == ("", "") and second["status"] == "ok"
     assert (tmp_path / "m_FINAL_MERGED.csv").is_file()  # the outputs are written
-    again = judge_summaries(ROWS[:2], tmp_path, "python", "m", num_runs=1, base_url=server.url, backoff=0.01)
+    again = judge_summaries(ROWS[:2], tmp_path, "python", "m",
+                            JudgeOptions(num_runs=1, base_url=server.url, backoff=0.01))
     assert server.requests == 5 and again["new_replies"] == 1 and again["error_prompts"] == 0
 
 
 def test_judge_stops_at_once_on_authentication_error(server, tmp_path):
     server.script = [401]
     with pytest.raises(UserError, match="refused the request: 401"):
-        judge_summaries(ROWS, tmp_path, "java", "m", num_runs=2, base_url=server.url, max_concurrency=1)
+        judge_summaries(ROWS, tmp_path, "java", "m", JudgeOptions(num_runs=2, base_url=server.url, max_concurrency=1))
     assert server.requests == 1
 
 
 def test_judge_records_a_rejected_prompt_and_goes_on(server, tmp_path):
     server.script = [400]
-    summary = judge_summaries(ROWS[:2], tmp_path, "java", "m", num_runs=1, base_url=server.url, max_concurrency=1)
+    summary = judge_summaries(ROWS[:2], tmp_path, "java", "m",
+                              JudgeOptions(num_runs=1, base_url=server.url, max_concurrency=1))
     assert server.requests == 2 and summary["error_prompts"] == 1 and summary["new_replies"] == 1
     first, second = read_rows(tmp_path / "m_1.csv")
     assert first["status"] == "error" and first["detail"].startswith("400") and first["CA"] == ""
     assert first["reply"] == "" and second["status"] == "ok"
-    again = judge_summaries(ROWS[:2], tmp_path, "java", "m", num_runs=1, base_url=server.url)
+    again = judge_summaries(ROWS[:2], tmp_path, "java", "m", JudgeOptions(num_runs=1, base_url=server.url))
     assert server.requests == 3 and again["new_replies"] == 1  # only the rejected prompt is asked again
 
 
@@ -339,8 +352,8 @@ def test_judge_survives_empty_choices_null_content_and_refusals(server, tmp_path
                                   "Conciseness: 5\nFluency: 4"}
     server.script = [200] * 4  # the 400 below comes on the fifth request
     server.script.append((400, {"code": "content_filter"}))
-    summary = judge_summaries(ODD_ROWS, tmp_path, "java", "m", num_runs=1, base_url=server.url, max_concurrency=1,
-                              backoff=0.01)
+    summary = judge_summaries(ODD_ROWS, tmp_path, "java", "m",
+                              JudgeOptions(num_runs=1, base_url=server.url, max_concurrency=1, backoff=0.01))
     rows = {row["target_id"]: row for row in read_rows(tmp_path / "m_1.csv")}
     assert {k: rows[k]["status"] for k in rows} == {"e1": "refused", "n2": "error", "r3": "refused",
                                                     "f4": "refused", "x5": "refused", "w6": "partial", "o7": "ok"}
@@ -357,7 +370,8 @@ def test_judge_survives_empty_choices_null_content_and_refusals(server, tmp_path
 
     server.bodies, server.script = {}, []
     asked = server.requests
-    again = judge_summaries(ODD_ROWS, tmp_path, "java", "m", num_runs=1, base_url=server.url, backoff=0.01)
+    again = judge_summaries(ODD_ROWS, tmp_path, "java", "m",
+                            JudgeOptions(num_runs=1, base_url=server.url, backoff=0.01))
     assert server.requests - asked == 5 and again["new_replies"] == 5 and again["cached_replies"] == 2
     assert again["refused_prompts"] == again["error_prompts"] == 0
 
@@ -365,7 +379,8 @@ def test_judge_survives_empty_choices_null_content_and_refusals(server, tmp_path
 def test_judge_honours_retry_after(server, tmp_path):
     server.script = [(429, {"Retry-After": "1"})]
     started = time.monotonic()
-    summary = judge_summaries(ROWS[:1], tmp_path, "java", "m", num_runs=1, base_url=server.url, backoff=0.001)
+    summary = judge_summaries(ROWS[:1], tmp_path, "java", "m",
+                              JudgeOptions(num_runs=1, base_url=server.url, backoff=0.001))
     assert time.monotonic() - started >= 1.0  # the endpoint's wait, not the 1 ms backoff
     assert summary["retries"] == 1 and summary["statuses"]["ok"] == 1
 
@@ -373,7 +388,7 @@ def test_judge_honours_retry_after(server, tmp_path):
 def test_retry_after_forms():
     from email.utils import formatdate
 
-    from codepeft.judge import _retry_after
+    from codepeft.metrics.judge.client import _retry_after
 
     class Err:
         def __init__(self, headers):
@@ -387,8 +402,9 @@ def test_retry_after_forms():
 
 def test_judge_records_timeouts_and_goes_on(server, tmp_path):
     server.delays = {"Adds two": 1.0}
-    summary = judge_summaries(ROWS[:2], tmp_path, "java", "m", num_runs=1, base_url=server.url, max_retries=1,
-                              timeout=0.3, backoff=0.01, max_concurrency=1)
+    summary = judge_summaries(ROWS[:2], tmp_path, "java", "m",
+                              JudgeOptions(num_runs=1, base_url=server.url, max_retries=1, timeout=0.3, backoff=0.01,
+                                           max_concurrency=1))
     first, second = read_rows(tmp_path / "m_1.csv")
     assert first["status"] == "error" and "APITimeoutError after 1 retries" in first["detail"]
     assert second["status"] == "ok" and summary["error_prompts"] == 1
@@ -398,8 +414,9 @@ def test_judge_stops_asking_after_errors_in_a_row_and_writes_outputs(server, tmp
     server.script = [500] * 2
     rows = [{"id": f"t{i}", "code": f"int f{i}() {{ return {i}; }}", "generated_summary": f"Returns {i}."}
             for i in range(5)]
-    summary = judge_summaries(rows, tmp_path, "java", "m", num_runs=1, base_url=server.url, max_retries=0,
-                              max_failures=2, max_concurrency=1)
+    summary = judge_summaries(rows, tmp_path, "java", "m",
+                              JudgeOptions(num_runs=1, base_url=server.url, max_retries=0, max_failures=2,
+                                           max_concurrency=1))
     assert server.requests == 2 and summary["error_prompts"] == 5
     details = [row["detail"] for row in read_rows(tmp_path / "m_1.csv")]
     assert details[2:] == ["not asked: the endpoint failed 2 prompts in a row"] * 3
@@ -407,11 +424,11 @@ def test_judge_stops_asking_after_errors_in_a_row_and_writes_outputs(server, tmp
 
 
 def test_judge_needs_an_api_key_only_for_new_requests(server, tmp_path, monkeypatch):
-    judge_summaries(ROWS[:1], tmp_path, "java", "m", num_runs=1, base_url=server.url)
+    judge_summaries(ROWS[:1], tmp_path, "java", "m", JudgeOptions(num_runs=1, base_url=server.url))
     monkeypatch.delenv("OPENAI_API_KEY")
-    judge_summaries(ROWS[:1], tmp_path, "java", "m", num_runs=1, base_url=server.url)  # all cached
+    judge_summaries(ROWS[:1], tmp_path, "java", "m", JudgeOptions(num_runs=1, base_url=server.url))  # all cached
     with pytest.raises(UserError, match="OPENAI_API_KEY is not set"):
-        judge_summaries(ROWS[:2], tmp_path, "java", "m", num_runs=1, base_url=server.url)
+        judge_summaries(ROWS[:2], tmp_path, "java", "m", JudgeOptions(num_runs=1, base_url=server.url))
 
 
 # ---- scripts ----------------------------------------------------------------------------------
@@ -531,7 +548,7 @@ def study_module(name: str, monkeypatch):
 
 
 def test_study_prompt_is_the_studys(monkeypatch):
-    from codepeft.judge import judge_messages
+    from codepeft.metrics.judge import judge_messages
 
     study = study_module("evaluate_summarization_llm_judge", monkeypatch)
     code = 'def add(a, b):\n    """Add two numbers."""\n    return a + b\n'
@@ -576,7 +593,8 @@ def test_study_protocol_run_skips_short_summaries_and_records_its_protocol(serve
     from codepeft.provenance import read_provenance
 
     rows = [*ROWS[:1], {"id": "s9", "code": "int f() { return 9; }", "generated_summary": " ok "}]
-    summary = judge_summaries(rows, tmp_path, "java", "m", num_runs=2, base_url=server.url, protocol="study")
+    summary = judge_summaries(rows, tmp_path, "java", "m",
+                              JudgeOptions(num_runs=2, base_url=server.url, protocol="study"))
     assert server.requests == 2 and summary["statuses"]["skipped"] == 2 and summary["protocol"] == "study"
     short = read_rows(tmp_path / "m_1.csv")[1]
     assert (short["status"], short["CA"], short["reply"]) == ("skipped", "", "")

@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from codepeft.cli import main_entry
-from codepeft.judge import AGGREGATION_METHODS, CRITERIA, aggregate_folder
+from codepeft.metrics.judge import AGGREGATION_METHODS, CRITERIA, aggregate_folder
 from codepeft.provenance import add_protocol_argument
 
 

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from codepeft.cli import main_entry
 from codepeft.errors import UserError
-from codepeft.judge import AGGREGATION_METHODS, DEFAULT_JUDGE_MODEL, LANGUAGE_NAMES, judge_file
+from codepeft.metrics.judge import AGGREGATION_METHODS, DEFAULT_JUDGE_MODEL, LANGUAGE_NAMES, JudgeOptions, judge_file
 from codepeft.provenance import add_protocol_argument
 
 
@@ -36,11 +36,12 @@ def main() -> None:
     add_protocol_argument(parser)
     args = parser.parse_args()
 
-    summary = judge_file(args.input_file, args.output_folder, args.language, args.model_name, args.summary_field,
-                         max_samples=args.max_samples, num_runs=args.num_runs, judge_model=args.judge_model,
-                         base_url=args.base_url, max_concurrency=args.max_concurrency,
-                         max_retries=args.max_retries, timeout=args.timeout, temperature=args.temperature,
-                         cache_dir=args.cache_dir, protocol=args.protocol, max_failures=args.max_failures)
+    options = JudgeOptions(judge_model=args.judge_model, base_url=args.base_url, num_runs=args.num_runs,
+                           temperature=args.temperature, protocol=args.protocol, max_concurrency=args.max_concurrency,
+                           max_retries=args.max_retries, timeout=args.timeout, max_failures=args.max_failures,
+                           cache_dir=args.cache_dir)
+    summary = judge_file(args.input_file, args.output_folder, args.language, args.model_name, options,
+                         args.summary_field, args.max_samples)
     for method in AGGREGATION_METHODS:
         means = ", ".join(f"{c} {v:.3f}" if v is not None else f"{c} -" for c, v in summary["means"][method].items())
         print(f"{method:>4}: {means}")
