@@ -15,6 +15,7 @@
                                                text_metrics, judge, codebleu, pylint, pmd, ...)
     stats/<name>.csv, stats/configs/<name>.yaml
     summary.csv, summary_wide.csv, plots/, REPORT.md
+    logs/<job>.log (here), logs/<job>.<id>.out (SLURM); .stamps/<job>.json; slurm/<job>.sbatch, slurm/submit.sh
 
 ``<run>`` is ``<model>_<method>`` (``Experiment.run_name``). Paths are relative to the experiment folder
 unless a ``root`` is given.
@@ -33,6 +34,9 @@ SUMMARY = "summary.csv"
 SUMMARY_WIDE = "summary_wide.csv"
 PLOTS = "plots"
 REPORT = "REPORT.md"
+LOGS = "logs"  # one log per job
+STAMPS = ".stamps"  # the runner's record of what each done job ran on (codepeft.pipeline.runner)
+SLURM = "slurm"  # batch scripts and submit.sh
 
 
 def per_instance(source: str, task: str, variant: str, run: str, root: str | Path = "") -> Path:
