@@ -1,8 +1,9 @@
 """The experiment runner behind run_experiment.py: config -> plan of jobs -> run here, on SLURM, or print.
 
 ``config`` validates the YAML matrix, ``plan`` turns it into jobs (command lines of the project's own
-scripts), ``runner`` runs them idempotently, ``slurm`` writes batch scripts, ``report`` writes the tables,
-plots and REPORT.md.
+scripts), ``inputs`` checks the files the config names, ``layout`` spells every path of the results tree,
+``comparisons`` derives the statistics stage's comparison files, ``runner`` runs the jobs idempotently,
+``slurm`` writes batch scripts, ``report`` writes the tables, plots and REPORT.md.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import sys
 from pathlib import Path
 
 from codepeft.errors import UserError
+from codepeft.pipeline import layout
 from codepeft.pipeline.config import STAGES, Experiment, load_experiment
-from codepeft.pipeline.plan import Job, build_plan, check_config_inputs, rel
+from codepeft.pipeline.inputs import check_config_inputs
+from codepeft.pipeline.plan import Job, build_plan, rel
 
 
 def check_stage_inputs(jobs: list[Job], stages: list[str]) -> None:
@@ -78,5 +81,5 @@ def run_experiment(config: str, stages: list[str], dry_run: bool = False, slurm:
                     force=force)
     status = runner.run()
     if "report" in stages and runner.status.get("report") in ("done", "skipped"):
-        print(f"report: {rel(experiment.directory / 'REPORT.md')}")
+        print(f"report: {rel(experiment.directory / layout.REPORT)}")
     return status

@@ -8,23 +8,27 @@ one family per base model, over the per-instance CSVs of the results layout, und
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 
 from codepeft.comparisons import STUDY_MEASURES, results_config
+from codepeft.pipeline import layout
 
 if TYPE_CHECKING:
     from codepeft.pipeline.config import Experiment
-    from codepeft.pipeline.plan import Planner
 
 
-def comparison_configs(experiment: Experiment, planner: Planner) -> dict[str, tuple[Path, str, set[Path]]]:
-    """``name -> (config path, YAML text, per-instance CSVs it reads)`` for every comparison to run."""
-    produced = {out for job in planner.jobs for out in job.outputs if "per-instance" in out.parts}
+def comparison_configs(experiment: Experiment, produced: Collection[Path]) -> dict[str, tuple[Path, str, set[Path]]]:
+    """``name -> (config path, YAML text, per-instance CSVs it reads)`` for every comparison to run.
+
+    ``produced``: the outputs of the plan's jobs; a measure is compared only where every run of the pair has
+    its per-instance CSV among them.
+    """
+    directory = experiment.directory
     methods = {method.name: method for method in experiment.methods}
-    folder = experiment.directory / "stats" / "configs"
     configs = {}
     for name_a, name_b in experiment.stats.get("comparisons", []):
         a, b = methods[name_a], methods[name_b]
@@ -36,7 +40,7 @@ def comparison_configs(experiment: Experiment, planner: Planner) -> dict[str, tu
                     pairs = {experiment.model_short(model): (experiment.run_name(model, a), experiment.run_name(model, b))
                              for model in experiment.models}
                     available = [m for m in measures if all(
-                        planner.per_instance(m[0], task, variant, run) in produced
+                        layout.per_instance(m[0], task, variant, run, directory) in produced
                         for pair in pairs.values() for run in pair)]
                     if not available:
                         continue
@@ -46,8 +50,8 @@ def comparison_configs(experiment: Experiment, planner: Planner) -> dict[str, tu
                         (name_a, name_b), pairs, task, variant, available, test=test, root="../..",
                         correction=experiment.stats.get("correction", "holm"),
                         alpha=experiment.stats.get("alpha", 0.05), protocol=experiment.raw.get("protocol"))
-                    inputs = {planner.per_instance(source, task, variant, run)
+                    inputs = {layout.per_instance(source, task, variant, run, directory)
                               for source, _, _ in available for run_pair in pairs.values() for run in run_pair}
-                    configs[name] = (folder / f"{name}.yaml", yaml.safe_dump(config, sort_keys=False, width=120),
+                    configs[name] = (layout.stats_config(name, directory), yaml.safe_dump(config, sort_keys=False, width=120),
                                      inputs)
     return configs

@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 from codepeft.errors import UserError
 from codepeft.modeling import resolve_model_name, short_name
 from codepeft.provenance import PROTOCOLS
-from codepeft.tasks import get_task
+from codepeft.tasks import TASKS, get_task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("train", "infer", "evaluate", "analyze", "stats", "report")
@@ -163,8 +163,9 @@ def load_experiment(path: str | Path) -> Experiment:
 
 def _check_evaluation_inputs(evaluation: dict[str, Any], tasks: dict[str, list[str]], methods: list[Method],
                              path: Path) -> None:
-    """Generation and summarization read an input file per language: one for each language of the matrix."""
-    for task_name in ("generation", "summarization"):
+    """A task whose inference reads an input file per variant (generation, summarization: ``Task.inference_input``)
+    needs one for each variant of the matrix."""
+    for task_name in (task.name for task in TASKS.values() if task.inference_input == "file"):
         given = evaluation.get(task_name) or {}
         languages = tasks.get(task_name, [])
         for language in given:

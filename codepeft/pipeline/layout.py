@@ -5,7 +5,7 @@
     train/<run>[/<task>]/                      a trained model (single-task runs: one folder per task)
     inputs/<task>_<variant>.jsonl              inference inputs derived from the config
     predictions/<run>/<task>_<variant>.jsonl   one record per instance (translation: a folder, below)
-    predictions/<run>/translation_<variant>/   predictions.jsonl and the code files (cs_files/, java_files/)
+    predictions/<run>/translation_<variant>/   predictions.jsonl and the code files (<language>_files/)
     code/<run>/<task>_<variant>/               one code file per prediction, for the quality tools
     executions/<run>/<task>_<variant>.jsonl    execution outcomes (pass@k)
     evaluation/<run>/...                       each measuring script's own outputs
@@ -14,7 +14,8 @@
                                                statistics and the report read (``source``: passk,
                                                text_metrics, judge, codebleu, pylint, pmd, ...)
     stats/<name>.csv, stats/configs/<name>.yaml
-    summary.csv, summary_wide.csv, REPORT.md
+    summary.csv, summary_wide.csv, plots/, REPORT.md
+    logs/<job>.log (here), logs/<job>.<id>.out (SLURM); .stamps/<job>.json; slurm/<job>.sbatch, slurm/submit.sh
 
 ``<run>`` is ``<model>_<method>`` (``Experiment.run_name``). Paths are relative to the experiment folder
 unless a ``root`` is given.
@@ -26,6 +27,16 @@ from pathlib import Path
 
 PER_INSTANCE = "per-instance"
 PER_INSTANCE_GLOB = f"{PER_INSTANCE}/*/*/*/*.csv"  # every per-instance CSV: <source>/<task>/<variant>/<run>.csv
+TRAIN = "train"
+STATS = "stats"
+STATS_GLOB = f"{STATS}/*.csv"  # every comparison's results
+SUMMARY = "summary.csv"
+SUMMARY_WIDE = "summary_wide.csv"
+PLOTS = "plots"
+REPORT = "REPORT.md"
+LOGS = "logs"  # one log per job
+STAMPS = ".stamps"  # the runner's record of what each done job ran on (codepeft.pipeline.runner)
+SLURM = "slurm"  # batch scripts and submit.sh
 
 
 def per_instance(source: str, task: str, variant: str, run: str, root: str | Path = "") -> Path:
@@ -40,7 +51,7 @@ def per_instance_folder(source: str, task: str, variant: str, root: str | Path =
 
 def model_dir(run: str, task: str | None, root: str | Path = "") -> Path:
     """A trained model: ``train/<run>/<task>`` for a single-task run, ``train/<run>`` (task None) otherwise."""
-    return Path(root) / "train" / run / task if task else Path(root) / "train" / run
+    return Path(root) / TRAIN / run / task if task else Path(root) / TRAIN / run
 
 
 def inference_input(task: str, variant: str, root: str | Path = "") -> Path:
@@ -58,6 +69,11 @@ def prediction(run: str, task: str, variant: str, root: str | Path = "", folder:
     if folder:
         return prediction_folder(run, task, variant, root) / "predictions.jsonl"
     return Path(root) / "predictions" / run / f"{task}_{variant}.jsonl"
+
+
+def prediction_code_dir(run: str, task: str, variant: str, language: str, root: str | Path = "") -> Path:
+    """The code files (``language``: python, java, cs) beside the predictions in a task's prediction folder."""
+    return prediction_folder(run, task, variant, root) / f"{language}_files"
 
 
 def code_dir(run: str, task: str, variant: str, root: str | Path = "") -> Path:
@@ -82,9 +98,9 @@ def quality_dir(run: str, task: str, variant: str, root: str | Path = "") -> Pat
 
 def stats_csv(name: str, root: str | Path = "") -> Path:
     """The results of one comparison config (its report is the same path with ``.txt``)."""
-    return Path(root) / "stats" / f"{name}.csv"
+    return Path(root) / STATS / f"{name}.csv"
 
 
 def stats_config(name: str, root: str | Path = "") -> Path:
     """The comparison config the statistics stage writes for ``name``."""
-    return Path(root) / "stats" / "configs" / f"{name}.yaml"
+    return Path(root) / STATS / "configs" / f"{name}.yaml"

@@ -38,6 +38,7 @@ from codepeft.comparisons import (
 )
 from codepeft.errors import UserError
 from codepeft.io import read_csv, read_json, write_csv, write_text
+from codepeft.pipeline import layout
 from codepeft.pipeline.config import Experiment
 from codepeft.provenance import DEFAULT_PROTOCOL, read_provenance
 
@@ -81,7 +82,7 @@ def summarize(experiment: Experiment) -> list[dict[str, Any]]:
     runs = {experiment.run_name(model, method): (experiment.model_short(model), method)
             for model, method in experiment.runs()}
     rows = []
-    for path in sorted((experiment.directory / "per-instance").glob("*/*/*/*.csv")):
+    for path in sorted(experiment.directory.glob(layout.PER_INSTANCE_GLOB)):
         source, task, language, run = path.parts[-4], path.parts[-3], path.parts[-2], path.stem
         if run not in runs:
             continue
@@ -181,7 +182,7 @@ def unanalysable_lines(rows: list[dict[str, Any]]) -> list[str]:
 def statistics_in_words(experiment: Experiment) -> list[str]:
     """One line per comparison file: what was significant after correction, with effect sizes and intervals."""
     lines = []
-    for path in sorted((experiment.directory / "stats").glob("*.csv")):
+    for path in sorted(experiment.directory.glob(layout.STATS_GLOB)):
         columns, records = read_csv(path)
         a, b = path.stem.split("__")[0].split("_vs_")
         subject = path.stem.split("__")[1].replace("_", " ")
@@ -229,7 +230,7 @@ def _mapping_text(mapping: dict[str, Any] | None) -> str:
 def measure_provenance(experiment: Experiment) -> list[tuple[str, str, dict[str, Any] | None]]:
     """``(run, source/task/language, provenance record or None)`` for every per-instance CSV of the experiment."""
     return sorted(((path.stem, "/".join(path.parts[-4:-1]), read_provenance(path))
-                   for path in (experiment.directory / "per-instance").glob("*/*/*/*.csv")), key=lambda item: item[:2])
+                   for path in experiment.directory.glob(layout.PER_INSTANCE_GLOB)), key=lambda item: item[:2])
 
 
 def protocol_lines(experiment: Experiment, provenance: list[tuple[str, str, dict[str, Any] | None]]) -> list[str]:
@@ -263,10 +264,10 @@ def provenance_section(provenance: list[tuple[str, str, dict[str, Any] | None]])
 def training_lines(experiment: Experiment) -> list[str]:
     lines = ["| run | tasks | steps | runtime (s) | final eval loss | trainable / total parameters |",
              "|---|---|---|---|---|---|"]
-    for config_path in sorted((experiment.directory / "train").glob("**/run_config.json")):
+    for config_path in sorted((experiment.directory / layout.TRAIN).glob("**/run_config.json")):
         config = read_json(config_path)
         final = (config.get("final_eval") or {}).get("eval_loss")
-        lines.append(f"| {config_path.parent.relative_to(experiment.directory / 'train')} | "
+        lines.append(f"| {config_path.parent.relative_to(experiment.directory / layout.TRAIN)} | "
                      f"{', '.join(config.get('tasks', {}))} | {config.get('global_step', '')} | "
                      f"{config.get('train_runtime_s', '')} | {'' if final is None else f'{final:.4f}'} | "
                      f"{config.get('trainable_parameters', 0):,} / {config.get('total_parameters', 0):,} |")
@@ -286,11 +287,11 @@ def write_report(experiment: Experiment) -> Path:
     """Write summary.csv, summary_wide.csv, plots and REPORT.md; return the report's path."""
     directory = experiment.directory
     rows = summarize(experiment)
-    write_csv(directory / "summary.csv", rows, SUMMARY_COLUMNS)
+    write_csv(directory / layout.SUMMARY, rows, SUMMARY_COLUMNS)
     wide_rows, wide_columns = wide(rows)
-    write_csv(directory / "summary_wide.csv", wide_rows, wide_columns)
+    write_csv(directory / layout.SUMMARY_WIDE, wide_rows, wide_columns)
     note = experiment.raw.get("note", "")
-    plots = plot(rows, directory / "plots", note)
+    plots = plot(rows, directory / layout.PLOTS, note)
     models = ", ".join(experiment.model_short(m) for m in experiment.models)
     provenance = measure_provenance(experiment)
     text = [f"# Experiment `{experiment.name}`", "", *protocol_lines(experiment, provenance)]
@@ -308,14 +309,14 @@ def write_report(experiment: Experiment) -> Path:
                  "lizard, cognitive-complexity; `sonarlike.csv.provenance.json` names the route), not Sonar's values; "
                  "see docs/quality.md."]
     text += ["", "## Instances without a value", "", *unanalysable_lines(rows), "", "## Plots", ""]
-    text += [f"![{p.stem}](plots/{p.name})" for p in plots]
+    text += [f"![{p.stem}]({layout.PLOTS}/{p.name})" for p in plots]
     text += ["", "## Statistical comparisons", "",
              "Paired by instance id: Wilcoxon signed-rank with Cliff's delta [95% confidence interval] for "
              "continuous measures, McNemar for "
              "pass/fail; p-values corrected within each family. Full tables under `stats/`.", ""]
     text += statistics_in_words(experiment) or ["No comparisons were configured (`stats.comparisons`)."]
     text += ["", *provenance_section(provenance)]
-    path = directory / "REPORT.md"
+    path = directory / layout.REPORT
     write_text(path, "\n".join(text) + "\n")
     return path
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from codepeft.decoding.resumable import PARTIAL_SUFFIX
 from codepeft.io import write_json, write_text
+from codepeft.pipeline import layout
 from codepeft.pipeline.config import REPO_ROOT, STAGES
 from codepeft.pipeline.plan import PYTHON, Job
 
@@ -58,10 +59,10 @@ class Runner:
         self.status: dict[str, str] = {}  # job -> done | skipped | failed | blocked
 
     def stamp_path(self, job: Job) -> Path:
-        return self.dir / ".stamps" / f"{job.name}.json"
+        return self.dir / layout.STAMPS / f"{job.name}.json"
 
     def attempt_path(self, job: Job) -> Path:
-        return self.dir / ".stamps" / f"{job.name}.attempt.json"
+        return self.dir / layout.STAMPS / f"{job.name}.attempt.json"
 
     def drop_stale_partials(self, job: Job, stamp: dict) -> None:
         """Remove the job's partial outputs when its last attempt ran on other inputs or commands."""
@@ -97,7 +98,7 @@ class Runner:
         if job.name in self.in_process:
             self.in_process[job.name]()
             return True
-        log = self.dir / "logs" / f"{job.name}.log"
+        log = self.dir / layout.LOGS / f"{job.name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(log, "w", encoding="utf-8") as handle:
@@ -144,8 +145,8 @@ class Runner:
                     self.echo(f"{prefix} {job.name}: done in {time.time() - began:.1f} s")
                 else:
                     self.echo(f"{prefix} {job.name}: FAILED after {time.time() - began:.1f} s; "
-                              f"log: {self.dir / 'logs' / (job.name + '.log')}")
-                    self.echo(tail(self.dir / "logs" / f"{job.name}.log"))
+                              f"log: {self.dir / layout.LOGS / (job.name + '.log')}")
+                    self.echo(tail(self.dir / layout.LOGS / f"{job.name}.log"))
         failed = [name for name, status in self.status.items() if status in ("failed", "blocked")]
         counts = {s: sum(1 for v in self.status.values() if v == s) for s in ("done", "skipped", "failed", "blocked")}
         self.echo(f"== finished in {time.time() - start:.0f} s: " + ", ".join(f"{n} {s}" for s, n in counts.items()))

@@ -15,6 +15,7 @@ import shlex
 from pathlib import Path
 
 from codepeft.io import write_text
+from codepeft.pipeline import layout
 from codepeft.pipeline.config import REPO_ROOT, Experiment
 from codepeft.pipeline.plan import Job, rel
 
@@ -58,10 +59,10 @@ def job_inputs(experiment: Experiment, job: Job) -> list[Path]:
 def batch_script(experiment: Experiment, job: Job) -> str:
     """The text of ``<job>.sbatch``: directives, set-up, the job's commands, then its key in ``finished/``."""
     res = resources(experiment, job.stage)
-    folder = experiment.directory / "slurm"
+    folder = experiment.directory / layout.SLURM
     submit = shlex.quote(str(folder / "submit.sh"))
     lines = ["#!/bin/bash", f"#SBATCH --job-name={experiment.name}-{job.name}"[:200],
-             f"#SBATCH --output={experiment.directory / 'logs'}/{job.name}.%j.out",
+             f"#SBATCH --output={experiment.directory / layout.LOGS}/{job.name}.%j.out",
              f"#SBATCH --cpus-per-task={res['cpus']}", f"#SBATCH --mem={res['mem']}", f"#SBATCH --time={res['time']}",
              "#SBATCH --kill-on-invalid-dep=yes"]
     if res["gpus"]:
@@ -95,13 +96,13 @@ def batch_script(experiment: Experiment, job: Job) -> str:
 
 def submit_script(experiment: Experiment, jobs: list[Job]) -> str:
     """The text of ``submit.sh``: each job's inputs and outputs, its key, and one ``submit`` line per job."""
-    folder = experiment.directory / "slurm"
+    folder = experiment.directory / layout.SLURM
     names = {job.name for job in jobs}
     inputs = [case(job.name, job_inputs(experiment, job)) for job in jobs if job_inputs(experiment, job)]
     outputs = [case(job.name, job.outputs) for job in jobs if job.outputs]
     calls = [shlex.join(["submit", job.name, *(name for name in job.after if name in names)]) for job in jobs]
     return SUBMIT.format(experiment=experiment.name, folder=shlex.quote(str(folder)),
-                         logs=shlex.quote(str(experiment.directory / "logs")), finished=FINISHED,
+                         logs=shlex.quote(str(experiment.directory / layout.LOGS)), finished=FINISHED,
                          inputs="\n".join(inputs), outputs="\n".join(outputs), calls="\n".join(calls))
 
 
@@ -189,8 +190,8 @@ def write_slurm(experiment: Experiment, jobs: list[Job]) -> Path:
     Files the jobs read that are derived from the config are rewritten only when their text changed, so that
     their modification time (part of the jobs' keys) moves only then.
     """
-    folder = experiment.directory / "slurm"
-    (experiment.directory / "logs").mkdir(parents=True, exist_ok=True)
+    folder = experiment.directory / layout.SLURM
+    (experiment.directory / layout.LOGS).mkdir(parents=True, exist_ok=True)
     for job in jobs:
         for path, make in job.files.items():
             text = make()

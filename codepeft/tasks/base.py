@@ -69,6 +69,21 @@ class Task:
         """Pull the answer out of generated text (the assistant turn only); see ``codepeft.tasks.extraction``."""
         raise NotImplementedError
 
+    # ---- planning (pipeline) ----
+    # What the experiment planner (``codepeft.pipeline.plan``) asks a task; script paths are relative to the
+    # repository root. The defaults fit a task whose inference reads one input file per variant and writes one
+    # predictions JSONL.
+    inference_script: str = ""  # the inference script without ``_<qlora|fft>.py``
+    inference_input: str = "file"  # "file": ``evaluation.<task>.<variant>`` names an input file per variant;
+    # "data_dir": a data folder, ``evaluation.<task>.data_dir`` or else the experiment's ``data_dir`` (else the hub)
+    input_flag: str = "--input_file"  # the inference script's flag for that input file
+    variant_records: bool = False  # the input file may hold several variants: the planner keeps this one's records
+    sampled: bool = False  # ``inference.num_samples`` applies (several answers per instance, for pass@k)
+    predictions_folder: bool = False  # inference writes a folder: predictions.jsonl and ``<language>_files/``
+    # with one code file per prediction (else one predictions JSONL, from which the planner extracts the code)
+    evaluation_kind: str = ""  # the planner's evaluation jobs: "execution" (pass@k), "text" (text metrics and
+    # the LLM judge) or "codebleu"
+
 
 # --------------------------------------------------------------------------------------------
 # Helpers shared by the concrete tasks

@@ -73,6 +73,12 @@ class GenerationTask(Task):
             return python_answer(text, entry_point)
         return tree_sitter_answer(text, "java", ("java",))
 
+    # ---- planning (pipeline) ----
+    inference_script = "generation/codereval/infer_generation"
+    variant_records = True  # a benchmark or CoderEval file may hold both languages
+    sampled = True
+    evaluation_kind = "execution"
+
 
 def _split_prompt(prompt: str, language: str) -> tuple[str, str]:
     """Summary and signature from a prompt that holds a signature and its docstring or Javadoc."""

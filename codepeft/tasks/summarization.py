@@ -52,3 +52,8 @@ class SummarizationTask(Task):
         """The summary in a reply, on one line (see ``codepeft.tasks.extraction.summary_answer``)."""
         self.check_variant(variant)
         return summary_answer(text)
+
+    # ---- planning (pipeline) ----
+    inference_script = "summarization/codereval/infer_summarization"
+    input_flag = "--input_jsonl"
+    evaluation_kind = "text"

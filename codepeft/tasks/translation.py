@@ -58,3 +58,9 @@ class TranslationTask(Task):
         if direction_languages(self.check_variant(variant))[1] == "cs":
             return tree_sitter_answer(text, "csharp", ("csharp", "cs", "c#", "c-sharp"))
         return tree_sitter_answer(text, "java", ("java",))
+
+    # ---- planning (pipeline) ----
+    inference_script = "translation/infer_translation"
+    inference_input = "data_dir"
+    predictions_folder = True
+    evaluation_kind = "codebleu"
