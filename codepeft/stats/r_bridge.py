@@ -12,6 +12,7 @@ from codepeft.stats.pairing import check_inputs
 MANIFEST_COLUMNS = ("family", "metric", "a", "b", "column")
 R_SCRIPT = Path(__file__).resolve().parents[2] / "statistical_tests" / "R-scripts" / "run_comparisons.R"
 
+
 def write_manifest(config: Config, path: str | Path) -> None:
     """The flat CSV (family, metric, a, b, column; absolute paths) that the base-R script reads."""
     write_csv(path, [{"family": f.name, "metric": c.metric, "a": str(c.a.resolve()), "b": str(c.b.resolve()),
