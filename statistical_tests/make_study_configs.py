@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codepeft.cli import main_entry
-from codepeft.comparisons import write_study_configs
+from codepeft.stats.study import write_study_configs
 
 
 def main() -> None:

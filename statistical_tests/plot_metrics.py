@@ -7,8 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codepeft.cli import main_entry, parse_list
-from codepeft.comparisons import plot_metric_boxplots, run_csvs
 from codepeft.errors import UserError
+from codepeft.stats.plots import plot_metric_boxplots, run_csvs
 
 
 def main() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codepeft.cli import main_entry
-from codepeft.comparisons import ConfigOutcome, run_config_files
 from codepeft.errors import UserError
 from codepeft.io import require_dir
 from codepeft.provenance import add_protocol_argument
+from codepeft.stats.batch import ConfigOutcome, run_config_files
 
 
 def show(outcome: ConfigOutcome) -> None:

@@ -8,21 +8,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codepeft.cli import main_entry
-from codepeft.comparisons import (
-    MIN_PAIRS,
-    check_inputs,
-    format_report,
-    load_config,
-    r_command,
-    run_config,
-    with_correction,
-    write_manifest,
-    write_results_csv,
-    write_results_provenance,
-)
 from codepeft.errors import UserError
 from codepeft.io import write_text
 from codepeft.provenance import add_protocol_argument
+from codepeft.stats.config import load_config, with_correction
+from codepeft.stats.pairing import check_inputs
+from codepeft.stats.r_bridge import r_command, write_manifest
+from codepeft.stats.report import format_report
+from codepeft.stats.results import MIN_PAIRS, run_config, write_results_csv, write_results_provenance
 
 
 def main() -> None:

@@ -86,8 +86,8 @@ def test_read_yaml_keeps_merge_keys_and_reads_json(tmp_path):
 
 def test_every_users_yaml_goes_through_read_yaml(tmp_path):
     """The experiment config, a statistics config and a prompt-override file all refuse a repeated key."""
-    from codepeft.comparisons import load_config
     from codepeft.pipeline.config import load_experiment
+    from codepeft.stats.config import load_config
     from codepeft.tasks import load_prompt_overrides
 
     path = tmp_path / "c.yaml"

@@ -1,11 +1,11 @@
-"""The statistics of codepeft.stats against values computed by hand and by R 4.2 (printed with digits=17)."""
+"""The statistics of codepeft.stats.tests against values computed by hand and by R 4.2 (printed with digits=17)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from codepeft.stats import (
+from codepeft.stats.tests import (
     adjust_pvalues,
     average_ranks,
     cliffs_delta,

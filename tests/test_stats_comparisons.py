@@ -10,19 +10,15 @@ import pytest
 import yaml
 from conftest import REPO, run_script
 
-from codepeft.comparisons import (
-    Config,
-    format_report,
-    load_config,
-    plot_metric_boxplots,
-    run_config,
-    run_config_files,
-    study_configs,
-    write_manifest,
-    write_results_csv,
-)
 from codepeft.errors import UserError
 from codepeft.provenance import read_provenance, write_provenance
+from codepeft.stats.batch import run_config_files
+from codepeft.stats.config import Config, load_config
+from codepeft.stats.plots import plot_metric_boxplots
+from codepeft.stats.r_bridge import write_manifest
+from codepeft.stats.report import format_report
+from codepeft.stats.results import run_config, write_results_csv
+from codepeft.stats.study import study_configs
 
 CONFIGS = REPO / "statistical_tests" / "configs"
 

@@ -15,7 +15,9 @@ import pytest
 import yaml
 from conftest import REPO, reference_file, require, run_script
 
-from codepeft.comparisons import load_config, r_command, run_config, write_manifest, write_results_csv
+from codepeft.stats.config import load_config
+from codepeft.stats.r_bridge import r_command, write_manifest
+from codepeft.stats.results import run_config, write_results_csv
 
 NUMERIC = ("p_value", "p_adjusted", "cliffs_delta", "cliffs_delta_low", "cliffs_delta_high", "odds_ratio")
 

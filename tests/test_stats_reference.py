@@ -6,7 +6,9 @@ import re
 import pytest
 from conftest import REPO, reference_file, run_script
 
-from codepeft.comparisons import format_report, load_config, run_config, with_correction
+from codepeft.stats.config import load_config, with_correction
+from codepeft.stats.report import format_report
+from codepeft.stats.results import run_config
 
 EXAMPLE = REPO / "statistical_tests" / "configs" / "examples" / "rq1_cg_python.yaml"
 ROW = re.compile(r"^(\S+)\s+(NA|-?\d\.\d{4})\s+(-?\d\.\d{4})\s+(Yes|No|NA)$")

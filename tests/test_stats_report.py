@@ -3,11 +3,12 @@
 import yaml
 from test_pipeline import write_config
 
-from codepeft.comparisons import load_config, run_config, write_results_csv, write_results_provenance
 from codepeft.pipeline.config import load_experiment
 from codepeft.pipeline.plan import build_plan
 from codepeft.pipeline.report import write_report
 from codepeft.provenance import write_provenance
+from codepeft.stats.config import load_config
+from codepeft.stats.results import run_config, write_results_csv, write_results_provenance
 
 VALUES = {"tiny-qwen2_mt-qlora": [1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9],
           "tiny-qwen2_mt-fft": [0, 0, 0, 1, 0, 1, 0, 2, 1, 0, 1, 0]}

@@ -1,9 +1,9 @@
 """The statistics stage's comparison files, derived from the experiment matrix.
 
 For every pair of methods in ``stats.comparisons`` and every task and language both trained on, the
-study's measures (``codepeft.comparisons.STUDY_MEASURES``) that this experiment produces are compared,
+study's measures (each task's ``measures``) that this experiment produces are compared,
 one family per base model, over the per-instance CSVs of the results layout, under the experiment's
-``protocol:`` (the comparisons refuse inputs measured under another; see ``codepeft.comparisons.check_inputs``).
+``protocol:`` (the comparisons refuse inputs measured under another; see ``codepeft.stats.pairing.check_inputs``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from codepeft.comparisons import STUDY_MEASURES, results_config
 from codepeft.pipeline import layout
+from codepeft.stats.study import results_config
+from codepeft.tasks import get_task
 
 if TYPE_CHECKING:
     from codepeft.pipeline.config import Experiment
@@ -36,7 +37,7 @@ def comparison_configs(experiment: Experiment, produced: Collection[Path]) -> di
             if task not in experiment.method_tasks(a) or task not in experiment.method_tasks(b):
                 continue
             for variant in variants:
-                for kind, (test, description, measures) in STUDY_MEASURES.get((task, variant), {}).items():
+                for kind, (test, description, measures) in get_task(task).measures.get(variant, {}).items():
                     pairs = {experiment.model_short(model): (experiment.run_name(model, a), experiment.run_name(model, b))
                              for model in experiment.models}
                     available = [m for m in measures if all(

@@ -30,7 +30,7 @@ QUALITY_TOOLS = ("pylint", "flake8", "lizard", "pmd", "checkstyle", "csharp", "s
 BASE_METHODS = ("st-qlora", "st-fft", "mt-qlora", "mt-fft")
 _SUBSET = re.compile(r"^mt-(qlora|fft)-([a-z+]+)$")
 EXECUTORS = ("local", "codereval_docker")
-CORRECTIONS = ("holm", "BH", "none")  # codepeft.stats.CORRECTIONS
+CORRECTIONS = ("holm", "BH", "none")  # codepeft.stats.tests.CORRECTIONS
 
 
 @dataclass(frozen=True)

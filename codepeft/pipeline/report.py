@@ -3,11 +3,11 @@
 Columns of ``summary.csv``: model, method, tasks_trained, task, language, metric, mean, std, n, n_unanalysable
 — one row per model x method x task x language (or direction) x metric, over the per-instance CSVs under
 ``per-instance/<source>/<task>/<language>/<model>_<method>.csv``. Missing cells (empty, or NA, NaN, None,
-null in any case: ``codepeft.comparisons.MISSING_CELLS``, the statistics' definition; a metric that could not be
+null in any case: ``codepeft.stats.pairing.MISSING_CELLS``, the statistics' definition; a metric that could not be
 computed, the row's ``status`` says why) are left out of mean and n, never counted as 0, and counted in
 ``n_unanalysable``; a metric with no value at all gets a row with empty mean. Any other non-number in a measure
 column is an error naming file, line and column. ``metric`` is the measure's name from the tables in
-``codepeft.comparisons`` (``Rouge-L``, ``SIDE``, ``Pylint_Err``...), else ``<source>_<column>``.
+``codepeft.metrics.measures`` (``Rouge-L``, ``SIDE``, ``Pylint_Err``...), else ``<source>_<column>``.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from codepeft.comparisons import (
+from codepeft.errors import UserError
+from codepeft.io import read_csv, read_json, write_csv, write_text
+from codepeft.metrics.measures import (
     CHECKSTYLE,
     CODEBLEU,
     CSHARP,
     FLAKE8,
     JUDGE,
     LIZARD,
-    MISSING_CELLS,
     PASSK,
     PMD,
     PYLINT,
@@ -34,13 +35,11 @@ from codepeft.comparisons import (
     SONAR,
     SONARLIKE,
     TEXT_METRICS,
-    parse_number,
 )
-from codepeft.errors import UserError
-from codepeft.io import read_csv, read_json, write_csv, write_text
 from codepeft.pipeline import layout
 from codepeft.pipeline.config import Experiment
 from codepeft.provenance import DEFAULT_PROTOCOL, read_provenance
+from codepeft.stats.pairing import MISSING_CELLS, parse_number
 
 SUMMARY_COLUMNS = ("model", "method", "tasks_trained", "task", "language", "metric", "mean", "std", "n",
                    "n_unanalysable")

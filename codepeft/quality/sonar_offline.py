@@ -22,7 +22,7 @@ A file that does not parse gets no values (status ``parse_error``), as Sonar rep
 file on which pylint reports a ``fatal`` message or bandit an error gets none either (``tool_error``).
 Reliability (Python: Pylint_Err; Java: PMD errorprone + multithreading), Maintainability (sums of Pylint's or
 PMD's other columns) and CyC (Lizard_CyC) restate other measures and are kept out of the statistics' correction
-families (codepeft.comparisons.SONARLIKE_FAMILY). The study had no offline definition of these measures, so
+families (codepeft.metrics.measures.SONARLIKE_FAMILY). The study had no offline definition of these measures, so
 both protocols compute them alike (the provenance file records the protocol asked for).
 """
 

@@ -1,7 +1,7 @@
 """The task interface: what every task (generation, summarization, translation) knows.
 
 A task turns a *canonical example* (a plain dict whose fields the task documents) into chat messages,
-pulls the answer out of generated text, and names its reference field and metrics. Loaders in
+pulls the answer out of generated text, and names its reference field and measures. Loaders in
 ``codepeft.data`` turn the many raw formats (CodeXGLUE, CoderEval, local JSONL) into canonical examples
 with the task's ``from_raw``, so prompts never see a raw format.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from codepeft.errors import UserError
+from codepeft.metrics.measures import MeasureKind
 
 ROLES = ("system", "user", "assistant")
 
@@ -24,7 +25,7 @@ class Task:
     variants: tuple[str, ...] = ()  # languages, or directions for translation
     variant_kind: str = "language"  # what a variant is called on the command line
     reference_field: str = ""  # canonical field holding the expected answer
-    metrics: tuple[str, ...] = ()
+    measures: dict[str, dict[str, MeasureKind]] = {}  # variant -> kind -> (test, description, measures)
     default_prompts: dict[str, Prompt] = {}  # variant -> prompt
 
     # ---- variants -------------------------------------------------------------------------

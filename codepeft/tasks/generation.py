@@ -15,6 +15,7 @@ from typing import Any
 
 from codepeft import sourcecode
 from codepeft.errors import UserError
+from codepeft.metrics.measures import PASSK, QUALITY_FAMILIES
 from codepeft.tasks.base import Task, example_id
 from codepeft.tasks.extraction import python_answer, tree_sitter_answer
 
@@ -26,7 +27,12 @@ class GenerationTask(Task):
     name = "generation"
     variants = ("python", "java")
     reference_field = "code"
-    metrics = ("pass@k", "codebleu")
+    measures = {  # variant -> kind -> (test, description, measures): the study's comparisons
+        "python": {"quality": ("wilcoxon", "code quality", QUALITY_FAMILIES["python"]),
+                   "passk": ("mcnemar", "pass@1", PASSK)},
+        "java": {"quality": ("wilcoxon", "code quality", QUALITY_FAMILIES["java"]),
+                 "passk": ("mcnemar", "pass@1", PASSK)},
+    }
     default_prompts = {
         "python": {"system": _SYSTEM.format(lang="Python"),
                    "user": "{summary}\n\nFunction to implement:\n{signature}", "assistant": "{code}"},

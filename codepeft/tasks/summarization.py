@@ -12,6 +12,7 @@ from typing import Any
 
 from codepeft import sourcecode
 from codepeft.errors import UserError
+from codepeft.metrics.measures import JUDGE, TEXT_METRICS
 from codepeft.tasks.base import Task, example_id
 from codepeft.tasks.extraction import summary_answer
 
@@ -22,7 +23,10 @@ class SummarizationTask(Task):
     name = "summarization"
     variants = ("python", "java")
     reference_field = "summary"
-    metrics = ("BLEU", "METEOR", "Rouge-L", "chrF", "BERTScore", "SIDE")
+    measures = {  # variant -> kind -> (test, description, measures): the study's comparisons (SIDE is not one)
+        "python": {"text": ("wilcoxon", "summary metrics", TEXT_METRICS), "judge": ("wilcoxon", "LLM judge", JUDGE)},
+        "java": {"text": ("wilcoxon", "summary metrics", TEXT_METRICS), "judge": ("wilcoxon", "LLM judge", JUDGE)},
+    }
     default_prompts = {
         lang.lower(): {"system": _SYSTEM.format(lang=lang), "user": f"Summarize this {lang} code:\n{{code}}",
                        "assistant": "SUMMARY: {summary} DONE"}

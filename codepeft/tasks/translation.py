@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from codepeft.errors import UserError
+from codepeft.metrics.measures import CODEBLEU, QUALITY_FAMILIES
 from codepeft.tasks.base import Task, example_id
 from codepeft.tasks.extraction import tree_sitter_answer
 
@@ -30,7 +31,12 @@ class TranslationTask(Task):
     variants = ("java_to_cs", "cs_to_java")
     variant_kind = "direction"
     reference_field = "target"
-    metrics = ("codebleu",)
+    measures = {  # variant -> kind -> (test, description, measures): quality follows the target language
+        "java_to_cs": {"codebleu": ("wilcoxon", "CodeBLEU", CODEBLEU),
+                       "quality": ("wilcoxon", "code quality", QUALITY_FAMILIES["cs"])},
+        "cs_to_java": {"codebleu": ("wilcoxon", "CodeBLEU", CODEBLEU),
+                       "quality": ("wilcoxon", "code quality", QUALITY_FAMILIES["java"])},
+    }
     default_prompts = {
         f"{src}_to_{tgt}": {"system": _SYSTEM,
                             "user": f"Translate from {LANGUAGE_NAMES[src]} to {LANGUAGE_NAMES[tgt]}:\n{{source}}",

@@ -1,7 +1,7 @@
 #!/usr/bin/env Rscript
 # Paired comparisons of per-instance CSVs in base R only (no CRAN packages; Cliff's delta is written out).
 #
-# The same statistics as codepeft/comparisons.py, from the flat manifest that
+# The same statistics as codepeft/stats/, from the flat manifest that
 #   python statistical_tests/run_comparisons.py --config FILE.yaml --export_manifest manifest.csv
 # writes (columns family,metric,a,b,column; one comparison per row), into the same results CSV:
 #   Rscript statistical_tests/R-scripts/run_comparisons.R --manifest manifest.csv --output results.csv \

@@ -1,0 +1,89 @@
+"""The package's shape: no import cycle among codepeft's modules, lazy and ``TYPE_CHECKING`` imports included.
+
+Every ``import``/``from ... import`` statement anywhere in a module (top level, inside functions, under
+``if TYPE_CHECKING:``) is an edge to the codepeft module it names: ``from codepeft.a import b`` names the
+module ``codepeft.a.b`` when there is one, else ``codepeft.a``. As in import-linter, importing a submodule
+is not counted as importing its parent package (whose ``__init__`` runs first). Read from the source with
+:mod:`ast`, nothing is imported, so the test takes well under a second.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+PACKAGE = REPO / "codepeft"
+
+
+def module_names() -> dict[str, Path]:
+    """``{dotted name: file}`` for every module of the package (``__init__.py`` is its package's name)."""
+    modules = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The codepeft modules that ``name``'s source imports, wherever the import statement is."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in modules:  # ``import codepeft.a.b as x`` of a name inside a module
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.add(target)
+    return found
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle ``[m1, m2, ..., m1]`` of the directed graph, or None (iterative depth-first search)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in sorted(graph):
+        if state.get(start):
+            continue
+        path, stack = [start], [iter(sorted(graph[start]))]
+        state[start] = 1
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(step) == 1:
+                return path[path.index(step):] + [step]
+            elif not state.get(step):
+                state[step] = 1
+                path.append(step)
+                stack.append(iter(sorted(graph[step])))
+    return None
+
+
+def test_the_import_graph_finder_sees_cycles_and_lazy_imports(tmp_path):
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+    source = tmp_path / "m.py"
+    source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from codepeft.x import Y\n"
+                      "def f():\n    from .z import w\n    import codepeft.x.v as v\n")
+    modules = {"codepeft.p.m": source, "codepeft.x": source, "codepeft.p.z": source, "codepeft.x.v": source}
+    assert imported_modules("codepeft.p.m", source, modules) == {"codepeft.x", "codepeft.p.z", "codepeft.x.v"}
+
+
+def test_no_import_cycle_among_codepeft_modules():
+    modules = module_names()
+    graph = {name: imported_modules(name, path, modules) for name, path in modules.items()}
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
