@@ -35,7 +35,7 @@ def prompts_for(tokenizer, input_file: str | None, language: str, count: int) ->
         examples = read_task_file(input_file, task.name, language)
     else:
         raws = [raw for split in ("train", "validation", "test")
-                for raw in load_local(SAMPLES_DIR, task.name, language, split)]
+                for raw in load_local(SAMPLES_DIR, task, language, split)]
         examples = canonical(task, language, raws, id_prefix="sample")
     return [inference_prompt(tokenizer, task, example, language) for example in examples[:count]]
 

@@ -14,12 +14,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from codepeft.cli import main_entry, parse_list
 from codepeft.data.prepare import prepare_generation_dataset
 from codepeft.data.sampling import check_sample_size
-from codepeft.data.sources import GENERATION_DATASET_DIR
+from codepeft.data.sources import prepared_dataset_dir
+from codepeft.tasks import get_task
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--output_dir", default=str(GENERATION_DATASET_DIR), help="default: %(default)s")
+    parser.add_argument("--output_dir", default=str(prepared_dataset_dir(get_task("generation"))), help="default: %(default)s")
     parser.add_argument("--languages", default="python,java", help="comma-separated: python, java")
     parser.add_argument("--data_dir", default=None, help="local code-to-text data instead of the hub")
     parser.add_argument("--sample_size", type=int, default=-1, help="training examples per language (-1: all)")

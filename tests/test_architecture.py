@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 from conftest import REPO
 
 PACKAGE = REPO / "codepeft"

@@ -17,7 +17,7 @@ from codepeft.data import SAMPLES_DIR, load_examples
 from codepeft.decoding import DecodingSettings
 from codepeft.decoding.hf import HFDecoder
 from codepeft.errors import UserError
-from codepeft.inference import ModelSpec, generate_code, run_inference, script_main
+from codepeft.inference import ModelSpec, run_inference, script_main
 
 MAX_NEW = ["--max_new_tokens", "12"]
 
@@ -275,8 +275,9 @@ def test_prompts_recorded_with_the_model_are_used(fft_model_dir, tmp_path):
             for index in range(len(prompts)):
                 on_done(index, [Generation("def f():\n    pass", 4, False)])
 
-    rows = generate_code(ModelSpec(str(model_dir), "fft"), DecodingSettings(), SAMPLES_DIR / "code_to_text" /
-                         "python" / "test.jsonl", tmp_path / "out.jsonl", "python", decoder=RecordingDecoder())
+    rows = run_inference("generation", "python", ModelSpec(str(model_dir), "fft"), DecodingSettings(),
+                         input_file=SAMPLES_DIR / "code_to_text" / "python" / "test.jsonl",
+                         output=tmp_path / "out.jsonl", decoder=RecordingDecoder())
     assert seen and all("CUSTOM SYSTEM PROMPT" in prompt for prompt in seen)
     assert rows[0]["generate_results"] == ["def f():\n    pass"]
 
@@ -291,7 +292,8 @@ def test_a_crashed_run_resumes_to_the_same_file_and_bad_input_keeps_the_partial(
     decoder = HFDecoder(model, tokenizer, DecodingSettings(max_new_tokens=10, batch_size=2))
     inputs = SAMPLES_DIR / "code_to_text" / "java" / "train.jsonl"
     spec, settings = ModelSpec(str(fft_model_dir), "fft"), DecodingSettings(max_new_tokens=10, batch_size=2)
-    reference = generate_code(spec, settings, inputs, tmp_path / "reference.jsonl", "java", decoder=decoder)
+    reference = run_inference("generation", "java", spec, settings, input_file=inputs,
+                              output=tmp_path / "reference.jsonl", decoder=decoder)
 
     output = tmp_path / "run.jsonl"
     partial = tmp_path / "run.jsonl.partial"
@@ -309,16 +311,17 @@ def test_a_crashed_run_resumes_to_the_same_file_and_bad_input_keeps_the_partial(
             decoder.decode(prompts, stop_after_five)
 
     with pytest.raises(Crash):
-        generate_code(spec, settings, inputs, output, "java", decoder=CrashingDecoder())
+        run_inference("generation", "java", spec, settings, input_file=inputs, output=output, decoder=CrashingDecoder())
     kept = partial.read_text()
     assert len(kept.splitlines()) == 6 and not output.exists()  # settings line + 5 records
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text(inputs.read_text() + '{"id": "x", "code": \n')
     with pytest.raises(UserError, match=r"bad\.jsonl:25: malformed JSON"):
-        generate_code(spec, settings, bad, output, "java", decoder=decoder)
+        run_inference("generation", "java", spec, settings, input_file=bad, output=output, decoder=decoder)
     with pytest.raises(UserError, match="other settings.*max_new_tokens 10 -> 11"):
-        generate_code(spec, DecodingSettings(max_new_tokens=11), inputs, output, "java", decoder=decoder)
+        run_inference("generation", "java", spec, DecodingSettings(max_new_tokens=11), input_file=inputs, output=output,
+                      decoder=decoder)
     assert partial.read_text() == kept
 
     seen = []
@@ -331,7 +334,8 @@ def test_a_crashed_run_resumes_to_the_same_file_and_bad_input_keeps_the_partial(
             seen.extend(prompts)
             decoder.decode(prompts, on_done, progress)
 
-    resumed = generate_code(spec, settings, inputs, output, "java", decoder=CountingDecoder())
+    resumed = run_inference("generation", "java", spec, settings, input_file=inputs, output=output,
+                            decoder=CountingDecoder())
     assert len(seen) == 24 - 5 and not partial.exists()
     assert resumed == reference
     assert output.read_text() == (tmp_path / "reference.jsonl").read_text()
@@ -369,13 +373,15 @@ def test_resuming_with_other_weights_in_the_same_folder_is_refused(fft_model_dir
     output, partial = tmp_path / "out.jsonl", tmp_path / "out.jsonl.partial"
     spec, settings = ModelSpec(str(model), "fft"), DecodingSettings(max_new_tokens=8)
     with pytest.raises(Crash):
-        generate_code(spec, settings, inputs, output, "python", decoder=FirstTokensDecoder(tokenizer, stop_after=2))
+        run_inference("generation", "python", spec, settings, input_file=inputs, output=output,
+                      decoder=FirstTokensDecoder(tokenizer, stop_after=2))
     assert len(partial.read_text().splitlines()) == 1 + 2
 
     shutil.copy(tiny_model_dir / "model.safetensors", model / "model.safetensors")  # model B, same folder
     with pytest.raises(UserError, match=r"holds results of another model .*model_files '[0-9a-f]+' -> '[0-9a-f]+'.*"
                                         r"--restart"):
-        generate_code(spec, settings, inputs, output, "python", decoder=FirstTokensDecoder(tokenizer))
+        run_inference("generation", "python", spec, settings, input_file=inputs, output=output,
+                      decoder=FirstTokensDecoder(tokenizer))
     done = subprocess.run([sys.executable, str(REPO / "generation/codereval/infer_generation_fft.py"), "--model_path",
                            str(model), "--input_file", str(inputs), "--output_file", str(output), "--language",
                            "python", "--max_new_tokens", "8"], capture_output=True, text=True, timeout=300,
@@ -384,7 +390,8 @@ def test_resuming_with_other_weights_in_the_same_folder_is_refused(fft_model_dir
     assert "resuming:" not in done.stderr and len(partial.read_text().splitlines()) == 3 and not output.exists()
 
     decoder = FirstTokensDecoder(tokenizer)
-    records = generate_code(spec, settings, inputs, output, "python", decoder=decoder, restart=True)
+    records = run_inference("generation", "python", spec, settings, input_file=inputs, output=output,
+                            decoder=decoder, restart=True)
     assert len(decoder.prompts) == 6 and len(records) == 6 and not partial.exists()
     made = json.loads((tmp_path / "out.jsonl.inference.json").read_text())
     assert made["fingerprint"]["model_files"] == ModelSpec(str(model), "fft").fingerprint()["model_files"]
@@ -398,21 +405,23 @@ def test_a_changed_input_is_decoded_again_and_a_finished_file_is_reused(fft_mode
     inputs.write_text("".join(json.dumps(row) + "\n" for row in rows))
     spec, settings = ModelSpec(str(fft_model_dir), "fft"), DecodingSettings(max_new_tokens=8)
     with pytest.raises(Crash):
-        generate_code(spec, settings, inputs, output, "python", decoder=FirstTokensDecoder(tokenizer, stop_after=3))
+        run_inference("generation", "python", spec, settings, input_file=inputs, output=output,
+                      decoder=FirstTokensDecoder(tokenizer, stop_after=3))
     first_three = [json.loads(line)["_id"] for line in (tmp_path / "out.jsonl.partial").read_text().splitlines()[1:]]
     changed = next(i for i, row in enumerate(rows) if row["id"] == first_three[0])
     rows[changed]["docstring"] = "A changed summary."
     inputs.write_text("".join(json.dumps(row) + "\n" for row in rows))
     decoder = FirstTokensDecoder(tokenizer)
-    generate_code(spec, settings, inputs, output, "python", decoder=decoder)
+    run_inference("generation", "python", spec, settings, input_file=inputs, output=output, decoder=decoder)
     assert len(decoder.prompts) == 6 - 2 and any("A changed summary." in p for p in decoder.prompts)
     assert "1 records in" in capsys.readouterr().err
     stamp = output.stat().st_mtime_ns
     again = FirstTokensDecoder(tokenizer)
-    generate_code(spec, settings, inputs, output, "python", decoder=again)
+    run_inference("generation", "python", spec, settings, input_file=inputs, output=output, decoder=again)
     assert again.prompts == [] and output.stat().st_mtime_ns == stamp  # reused, not rewritten
     assert "up to date" in capsys.readouterr().err
-    generate_code(spec, DecodingSettings(max_new_tokens=9), inputs, output, "python", decoder=again)
+    run_inference("generation", "python", spec, DecodingSettings(max_new_tokens=9), input_file=inputs, output=output,
+                  decoder=again)
     assert len(again.prompts) == 6  # other settings: a new run
 
 
@@ -434,7 +443,8 @@ def test_killing_the_script_and_rerunning_gives_the_uninterrupted_file(fft_model
     inputs = SAMPLES_DIR / "code_to_text" / "python" / "train.jsonl"
     settings = DecodingSettings(max_new_tokens=24, batch_size=1)
     reference = tmp_path / "reference.jsonl"
-    generate_code(ModelSpec(str(fft_model_dir), "fft"), settings, inputs, reference, "python")
+    run_inference("generation", "python", ModelSpec(str(fft_model_dir), "fft"), settings, input_file=inputs,
+                  output=reference)
 
     output = tmp_path / "killed.jsonl"
     partial = tmp_path / "killed.jsonl.partial"

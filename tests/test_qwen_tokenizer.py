@@ -20,7 +20,7 @@ from codepeft.data import SAMPLES_DIR, load_examples, read_task_file
 from codepeft.decoding import DecodingSettings
 from codepeft.decoding.hf import HFDecoder
 from codepeft.errors import UserError
-from codepeft.inference import ModelSpec, generate_code, script_main
+from codepeft.inference import ModelSpec, run_inference, script_main
 from codepeft.tasks import get_task
 
 pytest_plugins = ("tokenizer_models",)  # qwen_model_dir, qwen_tokenizer
@@ -191,8 +191,9 @@ def test_answers_are_extracted_from_the_decoded_reply(qwen_model_dir, qwen_token
     model = ScriptedModel(before + [stop] + after, GenerationConfig.from_pretrained(qwen_model_dir))
     decoder = HFDecoder(model, tokenizer, DecodingSettings(max_new_tokens=64, batch_size=4))
     output = tmp_path / "generation.jsonl"
-    records = generate_code(ModelSpec(str(qwen_model_dir), "fft"), decoder.settings,
-                            SAMPLES_DIR / "code_to_text" / "python" / "test.jsonl", output, "python", decoder=decoder)
+    records = run_inference("generation", "python", ModelSpec(str(qwen_model_dir), "fft"), decoder.settings,
+                            input_file=SAMPLES_DIR / "code_to_text" / "python" / "test.jsonl", output=output,
+                            decoder=decoder)
     assert records and all(r["generate_results"] == [code] and r["truncated"] == [False] for r in records)
     assert records[0]["raw_outputs"] == [f"Sure! Here it is:\n```python\n{code}\n```\nHope it helps."]
 

@@ -1,8 +1,9 @@
 """Data for every task as canonical examples: hub, local files, the shipped samples, CoderEval inputs.
 
 ``load_examples(task, variant, split, data_dir, sample_size)`` is what training and the pipeline call;
-``read_task_file(path, task, variant)`` reads an inference input file (CoderEval JSONL and the like).
-Both leave out examples whose reference still appears in the input (``codepeft.data.leakage``).
+``read_task_file(path, task, variant)`` reads an inference input file (CoderEval JSONL and the like);
+``read_inference_inputs`` reads what the task's inference reads (that file, or the test split).
+All leave out examples whose reference still appears in the input (``codepeft.data.leakage``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from codepeft.io import iter_jsonl
 from codepeft.tasks import get_task
 from codepeft.tasks.base import Task
 
-__all__ = ["SAMPLES_DIR", "load_examples", "read_task_file", "read_task_records", "canonical", "left_out_counts"]
+__all__ = ["SAMPLES_DIR", "load_examples", "read_task_file", "read_task_records", "read_inference_inputs",
+           "canonical", "left_out_counts"]
 
 
 def canonical(task: Task, variant: str, raws: list[dict[str, Any]], id_prefix: str) -> list[dict[str, Any]]:
@@ -42,16 +44,16 @@ def load_examples(task_name: str, variant: str, split: str, data_dir: str | Path
     check_split(split)
     check_sample_size(sample_size)
     if data_dir:
-        raws = load_local_folders(str(data_dir).split(","), task.name, variant, split)
+        raws = load_local_folders(str(data_dir).split(","), task, variant, split)
     else:
-        raws = load_hub(task.name, variant, split)
+        raws = load_hub(task, variant, split)
     examples = canonical(task, variant, raws, id_prefix=split)
     if not examples:
         raise UserError(f"no {split} examples for {task.name}/{variant}" + (f" in {data_dir}" if data_dir else ""))
-    return leave_out_leaks(task.name, variant, split, sample(examples, sample_size, seed))
+    return leave_out_leaks(task, variant, split, sample(examples, sample_size, seed))
 
 
-def load_local_folders(folders: list[str], task: str, variant: str, split: str) -> list[dict[str, Any]]:
+def load_local_folders(folders: list[str], task: Task, variant: str, split: str) -> list[dict[str, Any]]:
     """Raw records from one or more local data folders (``--data_dir a,b``), concatenated in order.
 
     A folder that lacks this task, variant or split is passed over; none having it is an error.
@@ -67,8 +69,8 @@ def load_local_folders(folders: list[str], task: str, variant: str, split: str) 
                 raise
             errors.append(str(err))
     if not raws and errors:
-        raise UserError(f"none of {', '.join(folders)} has {split} data for {task}/{variant}; see the data layout "
-                        "in the README")
+        raise UserError(f"none of {', '.join(folders)} has {split} data for {task.name}/{variant}; see the data "
+                        "layout in the README")
     return raws
 
 
@@ -103,11 +105,28 @@ def read_task_records(path: str | Path, task_name: str, variant: str) -> list[tu
             raise UserError(f"{path}:{number}: {err}") from None
         example["id"] = example["id"] or f"line-{number}"
         records.append((raw, example))
-    examples = [example for _, example in records]
-    if task.name in ("generation", "summarization"):
-        field = "signature" if task.name == "generation" else "code"
-        guesses = [_looks_like(ex[field]) for ex in examples[:20]]
-        other = {"python": "java", "java": "python"}[variant]
-        if guesses and guesses.count(other) > len(guesses) / 2:
-            raise UserError(f"{path}: the code looks like {other}, not {variant}; check --language")
-    return leave_out_leaks(task.name, variant, Path(path).name, records, get_example=lambda pair: pair[1])
+    if task.input_code_field:
+        guesses = [_looks_like(example[task.input_code_field]) for _, example in records[:20]]
+        others = [guess for guess in guesses if guess not in (None, variant)]
+        if guesses and len(others) > len(guesses) / 2:
+            raise UserError(f"{path}: the code looks like {others[0]}, not {variant}; check --language")
+    return leave_out_leaks(task, variant, Path(path).name, records, get_example=lambda pair: pair[1])
+
+
+def read_inference_inputs(task: Task, variant: str, input_file: str | Path | None = None,
+                          data_dir: str | Path | None = None,
+                          max_samples: int | None = None) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(raw record, canonical example)`` pairs of what ``task``'s inference reads (``task.inference_input``):
+    ``input_file`` (``read_task_records``), or the test split in its own order (the first ``max_samples``)
+    from the hub or ``data_dir``."""
+    if task.inference_input == "file":
+        if input_file is None:
+            raise UserError(f"{task.name} inference needs an input file")
+        return read_task_records(input_file, task.name, variant)
+    if max_samples is not None and max_samples < 1:
+        raise UserError(f"--max_samples {max_samples}: expected a positive number")
+    raws = load_local(data_dir, task, variant, "test") if data_dir else load_hub(task, variant, "test")
+    raws = raws[:max_samples] if max_samples else raws
+    if not raws:
+        raise UserError(f"no test examples for {task.name} in {data_dir or 'the hub data set'}")
+    return list(zip(raws, canonical(task, variant, raws, id_prefix="test")))

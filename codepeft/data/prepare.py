@@ -20,13 +20,12 @@ def prepare_generation_dataset(output_dir: str | Path, languages: list[str], dat
 
     from codepeft.data.sampling import sample
 
-    task = get_task("generation")
+    task, source = get_task("generation"), get_task("summarization")  # code-to-text: summarization's source
     sizes: dict[str, dict[str, int]] = {}
     for language in languages:
         splits = {}
         for split in SPLITS:
-            raws = load_local(data_dir, "summarization", language, split) if data_dir else \
-                load_hub("summarization", language, split)
+            raws = load_local(data_dir, source, language, split) if data_dir else load_hub(source, language, split)
             rows = []
             for position, raw in enumerate(raws):
                 example = task.from_raw(raw, language)

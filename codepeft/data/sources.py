@@ -1,7 +1,9 @@
-"""Where examples come from: the Hugging Face hub, local files (``--data_dir``), the prepared generation set.
+"""Where examples come from: the Hugging Face hub, local files (``--data_dir``), sets prepared from the hub.
 
-Every loader returns *raw* records; ``codepeft.data.load_examples`` turns them into the task's canonical
-examples. Local layout under a data folder (the shipped ``dataset/samples`` follows it)::
+The task says which (``Task.hub_dataset``, ``prepared_dataset``, ``local_folders``, ``aligned_files``); the
+loaders here read them. Every loader returns *raw* records; ``codepeft.data.load_examples`` turns them into
+the task's canonical examples. Local layout under a data folder (the shipped ``dataset/samples`` follows
+it; the study's tasks' ``local_folders`` and ``aligned_files`` give the last three lines)::
 
     <data_dir>/<task>/<variant>/<split>.jsonl           any schema the task's from_raw accepts
     <data_dir>/<task>/<variant>/                        a DatasetDict saved with save_to_disk
@@ -19,13 +21,11 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.io import read_jsonl
+from codepeft.tasks.base import Task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES_DIR = REPO_ROOT / "dataset" / "samples"
-GENERATION_DATASET_DIR = REPO_ROOT / "dataset" / "generation_dataset"
 
-HUB_CODE_TO_TEXT = "google/code_x_glue_ct_code_to_text"
-HUB_CODE_TO_CODE = "google/code_x_glue_cc_code_to_code_trans"
 SPLITS = ("train", "validation", "test")
 _SPLIT_ALIASES = {"train": ("train",), "validation": ("validation", "valid", "dev"), "test": ("test",)}
 
@@ -62,29 +62,29 @@ def _lines(path: Path) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
-def _read_raw_translation(folder: Path, split: str) -> list[dict[str, Any]] | None:
-    """Pairs from the line-aligned CodeXGLUE files ``<split>.java-cs.txt.java`` / ``.cs``, or None."""
+def _read_aligned(folder: Path, split: str, suffixes: dict[str, str]) -> list[dict[str, Any]] | None:
+    """Records from line-aligned files ``<split>.<suffix>`` (one field per file, e.g. CodeXGLUE's
+    ``<split>.java-cs.txt.java`` / ``.cs``), or None when they are not all there."""
     for name in _SPLIT_ALIASES[split]:
-        java, cs = folder / f"{name}.java-cs.txt.java", folder / f"{name}.java-cs.txt.cs"
-        if java.is_file() and cs.is_file():
-            java_lines, cs_lines = _lines(java), _lines(cs)
-            if len(java_lines) != len(cs_lines):
-                raise UserError(f"{java} has {len(java_lines)} lines but {cs} has {len(cs_lines)}; "
-                                "the files must be line-aligned")
-            return [{"id": f"{name}-{i}", "java": j, "cs": c} for i, (j, c) in enumerate(zip(java_lines, cs_lines))]
+        paths = {field: folder / f"{name}.{suffix}" for field, suffix in suffixes.items()}
+        if all(path.is_file() for path in paths.values()):
+            lines = {field: _lines(path) for field, path in paths.items()}
+            (first, first_lines), *others = lines.items()
+            for field, field_lines in others:
+                if len(field_lines) != len(first_lines):
+                    raise UserError(f"{paths[first]} has {len(first_lines)} lines but {paths[field]} has "
+                                    f"{len(field_lines)}; the files must be line-aligned")
+            return [{"id": f"{name}-{i}", **{field: lines[field][i] for field in lines}}
+                    for i in range(len(first_lines))]
     return None
 
 
-def _candidate_folders(data_dir: Path, task: str, variant: str) -> list[Path]:
-    folders = [data_dir / task / variant]
-    if task in ("generation", "summarization"):
-        folders.append(data_dir / "code_to_text" / variant)
-    if task == "translation":
-        folders += [data_dir / "translation", data_dir]
-    return folders
+def _candidate_folders(data_dir: Path, task: Task, variant: str) -> list[Path]:
+    return [data_dir / task.name / variant, *(data_dir / folder.format(variant=variant)
+                                              for folder in task.local_folders)]
 
 
-def load_local(data_dir: str | Path, task: str, variant: str, split: str) -> list[dict[str, Any]]:
+def load_local(data_dir: str | Path, task: Task, variant: str, split: str) -> list[dict[str, Any]]:
     """Raw records of ``task``/``variant``/``split`` from a local data folder (layout in the module doc)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -96,10 +96,10 @@ def load_local(data_dir: str | Path, task: str, variant: str, split: str) -> lis
                 return read_jsonl(folder / f"{name}.jsonl")
         if (folder / "dataset_dict.json").is_file() and (rows := _read_saved_dataset(folder, split)) is not None:
             return rows
-        if task == "translation" and (rows := _read_raw_translation(folder, split)) is not None:
+        if task.aligned_files and (rows := _read_aligned(folder, split, task.aligned_files)) is not None:
             return rows
     tried = ", ".join(str(f / f"{split}.jsonl") for f in folders)
-    raise UserError(f"no {split} data for {task}/{variant} under {data_dir} (looked for {tried}); "
+    raise UserError(f"no {split} data for {task.name}/{variant} under {data_dir} (looked for {tried}); "
                     "see the data layout in the README")
 
 
@@ -110,20 +110,31 @@ def _hub_error(name: str, err: Exception) -> UserError:
                      f"--data_dir with local files (for a quick offline try: --data_dir {SAMPLES_DIR})")
 
 
-def load_hub(task: str, variant: str, split: str) -> list[dict[str, Any]]:
-    """Raw records from the hub data sets the study used (generation: the prepared set on disk)."""
-    if task == "generation":
-        folder = GENERATION_DATASET_DIR / variant
+def prepared_dataset_dir(task: Task) -> Path:
+    """Where ``dataset/prepare_<task>_dataset.py`` writes the task's set prepared from the hub."""
+    if task.prepared_dataset is None:
+        raise UserError(f"task {task.name} has no data set prepared from the hub")
+    return REPO_ROOT / task.prepared_dataset
+
+
+def load_hub(task: Task, variant: str, split: str) -> list[dict[str, Any]]:
+    """Raw records from the hub data sets the study used (``task.hub_dataset``), or from the task's set
+    prepared from the hub (``task.prepared_dataset``: generation's, on disk)."""
+    if task.prepared_dataset is not None:
+        folder = prepared_dataset_dir(task) / variant
         if not (folder / "dataset_dict.json").is_file():
-            raise UserError(f"the generation data set is not at {folder}; build it with "
-                            "`python dataset/prepare_generation_dataset.py` (needs the hub) or pass --data_dir")
+            raise UserError(f"the {task.name} data set is not at {folder}; build it with "
+                            f"`python dataset/prepare_{task.name}_dataset.py` (needs the hub) or pass --data_dir")
         rows = _read_saved_dataset(folder, split)
         if rows is None:
             raise UserError(f"{folder} has no {split} split")
         return rows
+    hub = task.hub_dataset(variant)
+    if hub is None:
+        raise UserError(f"task {task.name} has no hub data set; pass --data_dir with local files")
     import datasets
 
-    name, config = (HUB_CODE_TO_TEXT, variant) if task == "summarization" else (HUB_CODE_TO_CODE, None)
+    name, config = hub
     try:
         ds = datasets.load_dataset(name, config, split=split)
     except Exception as err:  # network, authentication, missing split: all reported the same way

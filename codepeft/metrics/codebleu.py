@@ -189,6 +189,9 @@ def evaluate_translation_predictions(predictions_path: str | Path, direction: st
                                      tokenizer: str = "code", protocol: str = "default") -> dict[str, Any]:
     """Score a translation predictions JSONL (``id``, ``source``, ``reference``, ``prediction`` per line).
 
+    ``direction`` is ``<source>_to_<target>`` as the translation task spells it (``java_to_cs``), checked by
+    the caller; CodeBLEU is computed in the target language.
+
     Writes ``codebleu_<direction>.csv`` (``instance_id,codebleu,ngram_match,weighted_ngram_match,
     syntax_match,dataflow_match``) with its provenance file, and ``results_<direction>.json`` (corpus
     CodeBLEU and components, mean per-instance CodeBLEU, exact match, corpus BLEU) in ``output_dir``;
@@ -198,11 +201,10 @@ def evaluate_translation_predictions(predictions_path: str | Path, direction: st
     check_protocol(protocol)
     import sacrebleu
 
-    from codepeft.tasks import get_task
-    from codepeft.tasks.translation import direction_languages
-
-    direction = get_task("translation").check_variant(direction)
-    target = direction_languages(direction)[1]
+    source, separator, target = direction.partition("_to_")  # checked by the caller (the task, the script)
+    if not (source and separator and target):
+        raise UserError(f"CodeBLEU: direction {direction!r}: expected <source>_to_<target>, e.g. java_to_cs")
+    codebleu_language(target)  # an unsupported target is an error before anything is read
     tokenize = _tokenizer(tokenizer)
     rows = read_jsonl(predictions_path, required=["id", "reference", "prediction"])
     ids, predictions, references, seen = [], [], [], set()

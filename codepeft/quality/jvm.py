@@ -14,9 +14,11 @@ from pathlib import Path
 from codepeft.errors import UserError
 from codepeft.quality.sources import SourceFile
 from codepeft.quality.wrapping import Wrapped, wrap_bare_members
+from codepeft.tasks import TASKS, get_task
 
 JAVA_INSTALL = "apt-get install openjdk-17-jre-headless"
-STUDY_WRAPPERS = ("generation", "translation")
+# the tasks whose Java files the study wrapped for PMD and Checkstyle, each with its own wrapper script
+STUDY_WRAPPERS = tuple(name for name, task in TASKS.items() if task.study_java_class("x") is not None)
 # How each route is recorded in settings and provenance files.
 WRAPPING_ROUTES = {
     "none": "none: files analysed as they are",
@@ -55,11 +57,12 @@ class JavaInput:
 
 
 def study_class_name(task_id: str, wrapper: str) -> str:
-    """The class the study's wrapper declared: ``Generated_<id>`` (code generation) or the file's stem with
-    ``translation_`` replaced by ``Translation`` (translation), as in its two wrapper scripts."""
+    """The class the study's wrapper for task ``wrapper`` declared (``Task.study_java_class``): ``Generated_<id>``
+    (code generation) or the file's stem with ``translation_`` replaced by ``Translation`` (translation), as in
+    its two wrapper scripts."""
     if wrapper not in STUDY_WRAPPERS:
         raise UserError(f"--study_wrapper {wrapper}: use one of {', '.join(STUDY_WRAPPERS)}")
-    name = f"Generated_{task_id}" if wrapper == "generation" else task_id.replace("translation_", "Translation")
+    name = get_task(wrapper).study_java_class(task_id)
     return re.sub(r"\W", "_", name)  # the study's ids were identifiers; a file_stems hash suffix ('-') is not
 
 

@@ -1,7 +1,7 @@
 """Write CoderEval-style generation records as one ``<id>.<ext>`` file per task, the analysers' input.
 
 Files are named by ``codepeft.io.file_stems`` (an id such as ``排序/1`` is no file name) and ``index.csv`` maps
-them back to ids, the way ``codepeft.inference.extract_code_files`` names them and
+them back to ids, the way ``codepeft.data.codereval_outputs.extract_code_files`` names them and
 ``codepeft.quality.sources.collect_sources`` reads them.
 
 Reads the CoderEval experimental-results JSONL (``_id`` and ``generate_results[i].generate_code``;

@@ -3,6 +3,9 @@
 >>> from codepeft.tasks import get_task
 >>> get_task("translation").variants
 ('java_to_cs', 'cs_to_java')
+
+``TASK_NAMES`` are the study's three tasks; ``register_task`` adds another (a ``Task`` subclass instance),
+which data loading, formatting, inference and evaluation then handle like the study's.
 """
 
 from __future__ import annotations
@@ -24,7 +27,23 @@ def get_task(name: str) -> Task:
     """The task called ``name``; a UserError lists the valid names otherwise."""
     task = TASKS.get(name.strip().lower())
     if task is None:
-        raise UserError(f"unknown task {name!r}; valid: {', '.join(TASK_NAMES)}")
+        raise UserError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
+    return task
+
+
+def register_task(task: Task) -> Task:
+    """Add ``task`` to the registry under ``task.name`` and return it.
+
+    Raises ValueError when the name is taken or not lower-case, or when a variant has no default prompt.
+    """
+    if not task.name or task.name != task.name.strip().lower():
+        raise ValueError(f"task name {task.name!r}: expected a non-empty lower-case name")
+    if task.name in TASKS:
+        raise ValueError(f"a task called {task.name!r} is already registered")
+    missing = [variant for variant in task.variants if variant not in task.default_prompts]
+    if not task.variants or missing:
+        raise ValueError(f"task {task.name!r}: every variant needs a default prompt (missing: {missing or 'all'})")
+    TASKS[task.name] = task
     return task
 
 

@@ -4,11 +4,19 @@ A task turns a *canonical example* (a plain dict whose fields the task documents
 pulls the answer out of generated text, and names its reference field and measures. Loaders in
 ``codepeft.data`` turn the many raw formats (CodeXGLUE, CoderEval, local JSONL) into canonical examples
 with the task's ``from_raw``, so prompts never see a raw format.
+
+The task is also the one place that says where its examples come from (hub data set, local folders,
+line-aligned files), which of its examples would leak the reference into the input, how its inference
+input is read and what an inference run writes (``codepeft.inference`` is one generic path that asks the
+task), and how its predictions are scored into per-instance rows. Nothing outside ``codepeft.tasks``
+needs to compare a task's name with a literal.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 from codepeft.errors import UserError
 from codepeft.metrics.measures import MeasureKind
@@ -16,6 +24,22 @@ from codepeft.metrics.measures import MeasureKind
 ROLES = ("system", "user", "assistant")
 
 Prompt = dict[str, str]  # role -> template using the canonical example's fields, e.g. "{summary}"
+
+
+class LeakCheck(NamedTuple):
+    """An example whose ``reference`` field's words appear in its ``input`` field is left out
+    (``codepeft.data.leakage``); ``cleaned`` says, for the log line, what ``from_raw`` already removed."""
+
+    reference: str
+    input: str
+    cleaned: str = ""
+
+
+class Sample(Protocol):
+    """A decoded sample, as ``codepeft.decoding.Generation`` is."""
+
+    text: str
+    truncated: bool
 
 
 class Task:
@@ -28,6 +52,19 @@ class Task:
     measures: dict[str, dict[str, MeasureKind]] = {}  # variant -> kind -> (test, description, measures)
     default_prompts: dict[str, Prompt] = {}  # variant -> prompt
 
+    # where examples come from (read by codepeft.data.sources)
+    prepared_dataset: str | None = None  # repository folder of a set built by dataset/prepare_<name>_dataset.py
+    local_folders: tuple[str, ...] = ()  # folders under --data_dir searched after <name>/<variant> ("{variant}")
+    aligned_files: dict[str, str] = {}  # canonical-raw field -> "<split>.<suffix>" of line-aligned raw files
+    input_code_field: str | None = None  # canonical field of code in the variant's language (checked on input)
+    leak_check: LeakCheck | None = None  # examples whose reference is in their input are left out
+
+    # inference (read by codepeft.inference)
+    inference_input: str = "file"  # "file": --input_file; "test split": the test split (hub or --data_dir)
+    inference_key: str = "id"  # the id field of the records an inference run writes
+    sampled: bool = False  # several samples per example (--num_samples)
+    default_max_new_tokens: int = 512
+
     # ---- variants -------------------------------------------------------------------------
     def check_variant(self, variant: str) -> str:
         """Return the canonical variant name, or raise a UserError naming the valid ones."""
@@ -39,6 +76,66 @@ class Task:
 
     def code_language(self, variant: str) -> str | None:
         """The language of the code this task's answers hold (``python``, ``java``, ``cs``), None for text."""
+        return None
+
+    # ---- data sources ---------------------------------------------------------------------
+    def hub_dataset(self, variant: str) -> tuple[str, str | None] | None:
+        """The Hugging Face hub data set ``(id, config)`` of ``variant``; None when it has none (a task with a
+        ``prepared_dataset`` reads that instead, tasks with neither need ``--data_dir``)."""
+        return None
+
+    # ---- inference --------------------------------------------------------------------------
+    def add_data_arguments(self, group: argparse._ArgumentGroup) -> None:
+        """The command-line arguments of this task's inference scripts that say what to read and write.
+
+        ``inference_arguments`` turns the parsed values into ``run_inference`` keywords. The default: an input
+        file, an output file and the variant.
+        """
+        group.add_argument("--input_file", required=True, help="input JSONL (any schema from_raw accepts)")
+        group.add_argument("--output_file", required=True, help="output JSONL, one record per input example")
+        group.add_argument(f"--{self.variant_kind}", required=True, choices=self.variants)
+
+    def inference_arguments(self, args: argparse.Namespace) -> dict[str, Any]:
+        """``run_inference`` keywords (``variant``, ``output``, ``input_file`` ...) from the parsed arguments."""
+        return {"variant": getattr(args, self.variant_kind), "input_file": args.input_file,
+                "output": args.output_file}
+
+    def check_inference_options(self, options: dict[str, Any]) -> None:
+        """Raise a UserError for task-specific inference options this task does not know or accept."""
+        if options:
+            raise UserError(f"task {self.name} inference has no option {', '.join(sorted(options))}")
+
+    def inference_output_file(self, output: Path) -> Path:
+        """The JSONL an inference run writes, given its ``output`` argument (a file, or a folder)."""
+        return output
+
+    def inference_record(self, position: int, raw: dict[str, Any], example: dict[str, Any], variant: str,
+                         samples: list[Sample]) -> dict[str, Any]:
+        """The record an inference run writes for one example (input position, raw record, canonical example)
+        and its decoded samples. The default: id, prediction, raw output and whether it was truncated."""
+        sample = samples[0]
+        return {self.inference_key: example["id"], "prediction": self.extract_answer(sample.text, variant),
+                "raw_output": sample.text, "truncated": sample.truncated}
+
+    def finish_inference(self, records: list[dict[str, Any]], output: str | Path, variant: str, num_samples: int,
+                         options: dict[str, Any]) -> None:
+        """Write what the task writes besides the records file and say what was written (stdout). ``output``
+        is the run's output argument as given (a file or a folder, see ``inference_output_file``)."""
+        print(f"{len(records)} records written to {self.inference_output_file(Path(output))}")
+
+    # ---- evaluation -----------------------------------------------------------------------------
+    def evaluate(self, records: list[dict[str, Any]], variant: str) -> list[dict[str, Any]]:
+        """Per-instance rows (``instance_id`` and one column per measure) from an inference run's records.
+
+        The study's tasks are scored by their own measuring steps (execution for pass@k, the text metrics,
+        CodeBLEU, the quality tools), which the pipeline plans; a task that scores itself in-process
+        overrides this.
+        """
+        raise NotImplementedError(f"task {self.name} is scored by its measuring scripts, not in-process")
+
+    def study_java_class(self, stem: str) -> str | None:
+        """The class the study's Java wrapper script declared around this task's file ``<stem>.java`` for its
+        quality analysis (``--protocol study``); None when the study wrapped no files of this task."""
         return None
 
     # ---- examples -------------------------------------------------------------------------

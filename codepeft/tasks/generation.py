@@ -10,13 +10,15 @@ signature are derived.
 
 from __future__ import annotations
 
+import argparse
 import re
+from pathlib import Path
 from typing import Any
 
 from codepeft import sourcecode
 from codepeft.errors import UserError
 from codepeft.metrics.measures import PASSK, QUALITY_FAMILIES
-from codepeft.tasks.base import Task, example_id
+from codepeft.tasks.base import Sample, Task, example_id
 from codepeft.tasks.extraction import python_answer, tree_sitter_answer
 
 _SYSTEM = "You are an expert {lang} developer. Generate complete and efficient {lang} code based on the given specifications."
@@ -40,8 +42,37 @@ class GenerationTask(Task):
                  "user": "{summary}\n\nMethod to implement:\n{signature}", "assistant": "{code}"},
     }
 
+    prepared_dataset = "dataset/generation_dataset"
+    local_folders = ("code_to_text/{variant}",)
+    input_code_field = "signature"
+    inference_key = "_id"
+    sampled = True
+
     def code_language(self, variant: str) -> str:
         return self.check_variant(variant)
+
+    # ---- inference: CoderEval's format --------------------------------------------------------
+    def add_data_arguments(self, group: argparse._ArgumentGroup) -> None:
+        group.add_argument("--input_file", required=True, help="CoderEval input JSONL (question_id, input, "
+                           "signature, docstring), e.g. CEPythonHumanLabel.jsonl")
+        group.add_argument("--output_file", required=True, help="output JSONL in CoderEval's format")
+        group.add_argument("--language", required=True, choices=self.variants)
+
+    def inference_record(self, position: int, raw: dict[str, Any], example: dict[str, Any], variant: str,
+                         samples: list[Sample]) -> dict[str, Any]:
+        """CoderEval's line ``{"_id", "generate_results": [code, ...]}`` plus the raw outputs."""
+        entry_point = self.entry_point(example)
+        return {"_id": example["id"],
+                "generate_results": [self.extract_answer(s.text, variant, entry_point) for s in samples],
+                "raw_outputs": [s.text for s in samples], "truncated": [s.truncated for s in samples]}
+
+    def finish_inference(self, records: list[dict[str, Any]], output: str | Path, variant: str, num_samples: int,
+                         options: dict[str, Any]) -> None:
+        print(f"{len(records)} tasks x {num_samples} samples written to {Path(output)}")
+
+    def study_java_class(self, stem: str) -> str:
+        """``Generated_<id>``, as the study's ``add_java_wrappers_cg.py`` named it."""
+        return f"Generated_{stem}"
 
     def from_raw(self, raw: dict[str, Any], variant: str) -> dict[str, Any]:
         language = self.check_variant(variant)

@@ -14,18 +14,18 @@ from typing import Any
 from codepeft.chat import inference_prompt
 from codepeft.tasks import get_task
 from codepeft.tasks.base import Prompt
-from codepeft.tasks.translation import direction_languages
 
 
 def task_scores(task_name: str, variant: str, predictions: list[str], references: list[str]) -> tuple[str, float]:
-    """The task metric's name and mean over the pairs: sentence BLEU for summaries, CodeBLEU for code."""
-    if task_name == "summarization":
+    """The task metric's name and mean over the pairs: sentence BLEU for text answers (summaries), CodeBLEU
+    in the answers' language (``Task.code_language``) for code."""
+    language = get_task(task_name).code_language(variant)
+    if language is None:
         from codepeft.metrics.text import bleu
 
         return "bleu", statistics.fmean(bleu(p, r) for p, r in zip(predictions, references))
     from codepeft.metrics.codebleu import score_pairs
 
-    language = variant if task_name == "generation" else direction_languages(variant)[1]
     return "codebleu", statistics.fmean(s["codebleu"] for s in score_pairs(predictions, references, language))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from codepeft.cli import main_entry
-from codepeft.inference import extract_code_files
+from codepeft.data.codereval_outputs import extract_code_files
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from codepeft.cli import main_entry
-from codepeft.inference import filter_discarded
+from codepeft.data.codereval_outputs import filter_discarded
 
 
 def main() -> None:
