@@ -12,8 +12,9 @@ import argparse
 import types
 import typing
 from collections.abc import Sequence
-from dataclasses import Field
+from dataclasses import Field, fields
 
+from codepeft.tasks import TASK_NAMES, get_task
 from codepeft.training.config import MORE, MULTITASK, STUDY, TrainConfig, flag_fields, study_batch
 
 
@@ -54,3 +55,22 @@ def build_parser(scope: str, method: str) -> argparse.ArgumentParser:
 def parse_config(scope: str, method: str, argv: Sequence[str] | None = None) -> TrainConfig:
     """The :class:`TrainConfig` of ``<scope>/<method>_train.py`` run with ``argv`` (default: ``sys.argv[1:]``)."""
     return TrainConfig(scope=scope, method=method, **vars(build_parser(scope, method).parse_args(argv)))
+
+
+def variant_flags(tasks: dict[str, list[str]]) -> list[str]:
+    """The flags naming the variants of ``tasks`` (task -> variants) for a training script, e.g.
+    ``["--languages", "java,python", "--directions", "java_to_cs"]``.
+
+    A flag that several registered tasks share (``--languages``) lists the union of their variants, sorted, so
+    it does not depend on the order of the tasks; a flag of a single task keeps that task's order.
+    """
+    out: list[str] = []
+    for field in fields(TrainConfig):
+        kind = field.metadata.get("variant_kind")
+        chosen = [name for name in tasks if get_task(name).variant_kind == kind]
+        if kind is None or not chosen:
+            continue
+        shared = sum(get_task(name).variant_kind == kind for name in TASK_NAMES) > 1
+        variants = dict.fromkeys(v for name in chosen for v in tasks[name])
+        out += [f"--{field.name}", ",".join(sorted(variants) if shared else variants)]
+    return out
