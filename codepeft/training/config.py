@@ -33,11 +33,6 @@ def scope_tasks(scope: str) -> tuple[str, ...]:
     return TASK_NAMES if scope == MULTITASK else (scope,)
 
 
-def variant_flag(kind: str) -> str:
-    """The field (and flag, with ``--``) listing the variants of tasks whose ``Task.variant_kind`` is ``kind``."""
-    return f"{kind}s"
-
-
 def _default_variants(kind: str) -> str:
     """Every variant of the tasks of one ``variant_kind``, in registry order, comma-separated."""
     return ",".join(dict.fromkeys(v for name in TASK_NAMES if get_task(name).variant_kind == kind
@@ -127,6 +122,15 @@ class TrainConfig:
         return {f.name: getattr(self, f.name) for f in flag_fields(self.scope, self.method)}
 
 
+def variant_field(kind: str) -> str:
+    """The field (and flag, with ``--``) listing the variants of the tasks whose ``Task.variant_kind`` is ``kind``
+    (``languages``, ``directions``); a KeyError for a kind no field lists."""
+    for f in fields(TrainConfig):
+        if f.metadata.get("variant_kind") == kind:
+            return f.name
+    raise KeyError(f"TrainConfig has no field for variants of kind {kind!r}")
+
+
 def study_batch(scope: str) -> tuple[int, int]:
     """(device batch size, gradient accumulation steps) of the study's scripts for ``scope``."""
     return STUDY_BATCH.get(scope, DEFAULT_BATCH)
@@ -150,10 +154,6 @@ class TrainingPlan:
     output_dir: Path
 
     @property
-    def method(self) -> str:
-        return self.config.method
-
-    @property
     def run_name(self) -> str:
         names = list(self.tasks)
         return MULTITASK if names == list(TASK_NAMES) else "+".join(names)
@@ -165,7 +165,8 @@ def resolve_plan(config: TrainConfig) -> TrainingPlan:
         [config.scope]
     tasks: dict[str, list[str]] = {}
     for name in task_names:
-        task, flag = get_task(name), variant_flag(get_task(name).variant_kind)
+        task = get_task(name)
+        flag = variant_field(task.variant_kind)
         tasks[name] = parse_list(getattr(config, flag), f"--{flag}", list(task.variants))
     check_sample_size(config.sample_size, "--sample_size")
     check_sample_size(config.val_sample_size, "--val_sample_size")
