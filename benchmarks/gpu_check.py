@@ -128,9 +128,9 @@ def peak_memory(device: str) -> dict:
 
 
 def training_args(method: str, model_dir: Path, output: Path, opts: argparse.Namespace):
-    from codepeft.training.arguments import build_parser
+    from codepeft.training.arguments import parse_config
 
-    return build_parser("multitask", method).parse_args([
+    return parse_config("multitask", method, [
         "--base_model_name", str(model_dir), "--data_dir", str(REPO / "dataset" / "samples"),
         "--output_dir", str(output), "--packing", "--max_seq_length", str(opts.seq), "--device_batch_size",
         str(opts.batch), "--gradient_accumulation_steps", "1", "--max_steps", str(opts.steps),
@@ -141,23 +141,23 @@ def training_args(method: str, model_dir: Path, output: Path, opts: argparse.Nam
 def train_recipe(method: str, model_dir: Path, output: Path, opts: argparse.Namespace) -> dict:
     """``method`` (qlora or fft) through the project's data preparation, model building and trainer."""
     from codepeft.modeling import choose_precision, load_tokenizer, trainable_dtype
-    from codepeft.training.arguments import resolve_plan
+    from codepeft.training.config import resolve_plan
     from codepeft.training.run import build_model, prepare_datasets, sft_config
     from codepeft.training.trainer import MultiTaskTrainer, trainable_dtypes
 
-    args = training_args(method, model_dir, output, opts)
-    plan = resolve_plan(args, "multitask", method)
+    plan = resolve_plan(training_args(method, model_dir, output, opts))
+    config = plan.config
     precision = choose_precision()
     optimizer = "paged_adamw_8bit" if precision.device == "cuda" else "adamw_torch"
     dtype = trainable_dtype(method, precision)
     tokenizer = load_tokenizer(str(model_dir))
-    train, evaluation, statistics, _ = prepare_datasets(args, plan, tokenizer, None, output)
-    model = build_model(args, method, precision, dtype)
+    train, evaluation, statistics, _ = prepare_datasets(plan, tokenizer, None)
+    model = build_model(config, precision, dtype)
     meter = Meter(precision.device)
     trainer_class = measured(MultiTaskTrainer, meter)
-    trainer = trainer_class(model=model, args=sft_config(args, output, precision, optimizer), train_dataset=train,
+    trainer = trainer_class(model=model, args=sft_config(config, output, precision, optimizer), train_dataset=train,
                             eval_dataset=evaluation, processing_class=tokenizer, callbacks=[trainer_class.mark_callback()],
-                            mixing=args.mixing, trainable_dtype=dtype.torch_dtype)
+                            mixing=config.mixing, trainable_dtype=dtype.torch_dtype)
     trainer.train()
     return {"tokens_per_s": meter.tokens_per_s(), "steps": trainer.state.global_step, "batch": opts.batch,
             "packed_row_tokens": opts.seq, "optimizer": optimizer, "precision": precision.describe(),

@@ -6,7 +6,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codepeft.cli import main_entry
-from codepeft.training.run import train_main
+from codepeft.training.arguments import parse_config
+from codepeft.training.run import run_training
 
 if __name__ == "__main__":
-    main_entry(lambda: train_main("multitask", "qlora"))
+    main_entry(lambda: run_training(parse_config("multitask", "qlora")))

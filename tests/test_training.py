@@ -16,7 +16,7 @@ from conftest import REPO, run_script
 
 from codepeft.data import SAMPLES_DIR, load_examples
 from codepeft.modeling import choose_precision, load_for_inference, trainable_dtype
-from codepeft.training.arguments import build_parser
+from codepeft.training.arguments import parse_config
 from codepeft.training.data import IGNORE_INDEX, pack, tokenize
 from codepeft.training.run import build_model
 
@@ -108,9 +108,9 @@ def _batch(tokenizer, n=2):
 def test_qlora_trains_only_lora_on_a_4bit_base_and_the_adapter_reloads(tiny_model_dir, tiny_tokenizer, tmp_path):
     import bitsandbytes as bnb
 
-    args = build_parser("generation", "qlora").parse_args(["--base_model_name", str(tiny_model_dir)])
+    config = parse_config("generation", "qlora", ["--base_model_name", str(tiny_model_dir)])
     precision = choose_precision()
-    model = build_model(args, "qlora", precision, trainable_dtype("qlora", precision))
+    model = build_model(config, precision, trainable_dtype("qlora", precision))
     assert sum(isinstance(m, bnb.nn.Linear4bit) for m in model.modules()) == 4 * 7  # every projection of 4 layers
     trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in name for name in trainable)
@@ -147,8 +147,7 @@ def test_trainable_dtype_after_trainer_init_is_the_policys_and_not_rounded(tiny_
     from codepeft.training.run import sft_config
     from codepeft.training.trainer import MultiTaskTrainer, trainable_dtypes
 
-    args = build_parser("generation", "qlora").parse_args(quick_args(tiny_model_dir, tmp_path, "--trainable_dtype",
-                                                                     requested))
+    config = parse_config("generation", "qlora", quick_args(tiny_model_dir, tmp_path, "--trainable_dtype", requested))
     precision = choose_precision()
     dtype = trainable_dtype("qlora", precision, requested)
     assert dtype.name == {"auto": "float32", "bfloat16": "bfloat16"}[requested]  # on CPU
@@ -157,13 +156,13 @@ def test_trainable_dtype_after_trainer_init_is_the_policys_and_not_rounded(tiny_
                               tokenize(tiny_tokenizer, "generation", "python", examples, max_length=256).rows])
 
     def trainer_on(model, **extra):
-        return MultiTaskTrainer(model=model, args=sft_config(args, tmp_path, precision, "adamw_torch"),
+        return MultiTaskTrainer(model=model, args=sft_config(config, tmp_path, precision, "adamw_torch"),
                                 train_dataset=rows, eval_dataset={"generation": rows}, processing_class=tiny_tokenizer,
                                 **extra)
 
-    plain = trainer_on(build_model(args, "qlora", precision, dtype))  # TRL alone
+    plain = trainer_on(build_model(config, precision, dtype))  # TRL alone
     assert set(trainable_dtypes(plain.model)) == {"bfloat16"}
-    model = build_model(args, "qlora", precision, dtype)
+    model = build_model(config, precision, dtype)
     before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
     trainer = trainer_on(model, trainable_dtype=dtype.torch_dtype)
     after = {name: p for name, p in trainer.model.named_parameters() if p.requires_grad}

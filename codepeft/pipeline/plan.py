@@ -112,6 +112,9 @@ class Planner:
         return job
 
     def train(self, model: str, method: Method) -> None:
+        from codepeft.training.arguments import variant_flags
+        from codepeft.training.config import MULTITASK
+
         common = ["--base_model_name", rel(model), "--overwrite_output_dir", *flags(self.x.training)]
         if self.x.data_dir:
             common += ["--data_dir", ",".join(rel(folder) for folder in self.x.data_dir.split(","))]
@@ -119,15 +122,11 @@ class Planner:
         task_groups = [[t] for t in self.x.tasks] if method.single_task else [self.x.method_tasks(method)]
         for tasks in task_groups:
             out = self.model_dir(model, method, tasks[0])
-            scope = tasks[0] if method.single_task else "multitask"
+            scope = tasks[0] if method.single_task else MULTITASK
             command = [PYTHON, f"{scope}/{method.kind}_train.py", "--output_dir", rel(out), *common]
-            if scope == "multitask":
+            if scope == MULTITASK:
                 command += ["--tasks", ",".join(tasks)]
-            languages = sorted({v for t in tasks if t != "translation" for v in self.x.tasks[t]})
-            if languages:
-                command += ["--languages", ",".join(languages)]
-            if "translation" in tasks:
-                command += ["--directions", ",".join(self.x.tasks["translation"])]
+            command += variant_flags({t: self.x.tasks[t] for t in tasks})
             self.add(Job(self.train_job_name(model, method, tasks[0]), "train", [command],
                          outputs=[out / "run_config.json", out / "training_log.csv"], inputs=inputs, resume_dir=out,
                          description=f"{method.name} on {', '.join(tasks)}"))
