@@ -51,6 +51,7 @@ class Task:
     reference_field: str = ""  # canonical field holding the expected answer
     measures: dict[str, dict[str, MeasureKind]] = {}  # variant -> kind -> (test, description, measures)
     default_prompts: dict[str, Prompt] = {}  # variant -> prompt
+    study_batch: tuple[int, int] = (2, 16)  # the study's (device batch size, gradient accumulation) for this task
 
     # where examples come from (read by codepeft.data.sources)
     prepared_dataset: str | None = None  # repository folder of a set built by dataset/prepare_<name>_dataset.py

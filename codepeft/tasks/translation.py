@@ -60,6 +60,7 @@ class TranslationTask(Task):
     name = "translation"
     variants = ("java_to_cs", "cs_to_java")
     variant_kind = "direction"
+    study_batch = (4, 8)
     reference_field = "target"
     measures = {  # variant -> kind -> (test, description, measures): quality follows the target language
         "java_to_cs": {"codebleu": ("wilcoxon", "CodeBLEU", CODEBLEU),

@@ -2,7 +2,7 @@
 
 As TRL's ``SFTConfig``: a dataclass whose fields carry their help in ``field(metadata={"help": ...})``. A few
 fields belong to some scripts only (metadata ``methods``, ``scopes``, ``variant_kind``); the study's batch
-differs by scope (:data:`STUDY_BATCH`). :func:`resolve_plan` checks a config and works out the tasks, their
+differs by scope (``Task.study_batch``). :func:`resolve_plan` checks a config and works out the tasks, their
 variants and the output folder before anything heavy is imported.
 """
 
@@ -24,8 +24,7 @@ MULTITASK = "multitask"  # the scope of the scripts that train several tasks tog
 SCOPES = (*TASK_NAMES, MULTITASK)
 STUDY, MORE = "the study's flags", "more control"  # the two groups of the scripts' --help
 # the study's (device batch, gradient accumulation) per scope: 2 x 16, and 4 x 8 for translation alone
-DEFAULT_BATCH = (2, 16)
-STUDY_BATCH = {"translation": (4, 8)}
+MULTITASK_BATCH = (2, 16)  # the study's multi-task scripts; a single task's scripts: ``Task.study_batch``
 
 
 def scope_tasks(scope: str) -> tuple[str, ...]:
@@ -133,7 +132,7 @@ def variant_field(kind: str) -> str:
 
 def study_batch(scope: str) -> tuple[int, int]:
     """(device batch size, gradient accumulation steps) of the study's scripts for ``scope``."""
-    return STUDY_BATCH.get(scope, DEFAULT_BATCH)
+    return MULTITASK_BATCH if scope == MULTITASK else get_task(scope).study_batch
 
 
 def flag_fields(scope: str, method: str) -> list[Field]:
