@@ -86,3 +86,47 @@ def test_no_import_cycle_among_codepeft_modules():
     graph = {name: imported_modules(name, path, modules) for name, path in modules.items()}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def task_name_comparisons(path: Path, names: set[str]) -> list[int]:
+    """Lines of ``path`` that compare a value with a task's name: ``x == "generation"``, ``x in ("generation",
+    ...)``, or a dict literal keyed by task names and indexed at once (``{"generation": ...}[task]``)."""
+    def names_a_task(node: ast.AST) -> bool:
+        if isinstance(node, ast.Constant):
+            return node.value in names
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return any(names_a_task(element) for element in node.elts)
+        return False
+
+    def compares(node: ast.AST) -> bool:
+        if isinstance(node, ast.Compare):
+            return any(names_a_task(side) for side in [node.left, *node.comparators])
+        return isinstance(node, ast.Subscript) and isinstance(node.value, ast.Dict) and \
+            any(key is not None and names_a_task(key) for key in node.value.keys)
+
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))) if compares(node)]
+
+
+def test_the_comparison_finder_sees_each_form(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text('a = t == "generation"\nb = t in ("java", "translation")\nc = {"summarization": 1}[t]\n'
+                      'd = t == "python"\ne = get_task("generation")\n')
+    assert task_name_comparisons(source, {"generation", "summarization", "translation"}) == [1, 2, 3]
+
+
+def test_the_package_asks_the_task_instead_of_testing_its_name():
+    """Issue 17: at most 5 comparisons of a task's name with a literal outside ``codepeft/tasks/``."""
+    from codepeft.tasks import TASK_NAMES
+
+    found = [f"{path.relative_to(REPO)}:{line}" for path in sorted(PACKAGE.rglob("*.py"))
+             if "tasks" not in path.relative_to(PACKAGE).parts[:1]
+             for line in task_name_comparisons(path, set(TASK_NAMES))]
+    assert len(found) <= 5, "compare with the task's attributes instead: " + ", ".join(found)
+
+
+def test_a_long_module_says_why_in_its_docstring():
+    """A module over 400 lines gives the reason it is not split in its docstring ("Over 400 lines: ...")."""
+    long = [path for path in sorted(PACKAGE.rglob("*.py")) if len(path.read_text(encoding="utf-8").splitlines()) > 400]
+    unexplained = [str(path.relative_to(REPO)) for path in long
+                   if "Over 400 lines:" not in (ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "")]
+    assert not unexplained, "split these or say why in their docstring: " + ", ".join(unexplained)
