@@ -265,10 +265,11 @@ def translation_files_dir(output_dir: str | Path, direction: str) -> Path:
 def write_translation_files(records: list[dict[str, Any]], output_dir: str | Path, direction: str,
                             code_layout: str = "lines") -> Path:
     """One file per prediction, ``translation_<index>.<ext>``; files of earlier, larger runs are removed."""
-    from codepeft.tasks.translation import FILE_EXTENSIONS, direction_languages
+    from codepeft.languages import LANGUAGES
+    from codepeft.tasks.translation import direction_languages
     from codepeft.wrapping import layout_one_line
 
-    extension = FILE_EXTENSIONS[direction_languages(direction)[1]]
+    extension = LANGUAGES[direction_languages(direction)[1]].extension
     folder = translation_files_dir(output_dir, direction)
     names = set()
     for record in records:

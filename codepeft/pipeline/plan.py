@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from codepeft.errors import UserError
+from codepeft.languages import LANGUAGES
 from codepeft.pipeline.config import LOCAL_MODEL_RULE, REPO_ROOT, Experiment, Method, is_local_model, repo_path
 from codepeft.provenance import provenance_path
 
 PYTHON = "python"  # replaced by the running interpreter locally; the job's environment provides it on SLURM
-LANGUAGE_EXTENSIONS = {"python": "py", "java": "java", "cs": "cs"}
 
 
 @dataclass
@@ -252,7 +252,7 @@ class Planner:
         if self.x.quality.get("timeout"):
             jobs += ["--timeout", str(self.x.quality["timeout"])]
         groups: list[tuple[list[str], list[str]]] = []  # (script + flags, per-instance CSVs it writes)
-        lizard_language = {"python": "python", "java": "java", "cs": "csharp"}[language]
+        lizard_language = LANGUAGES[language].lizard
         if language == "python" and tools & {"pylint", "flake8"}:
             chosen = sorted(tools & {"pylint", "flake8"})
             groups.append((["non_functional_analysis/analysis_pylint_flake8.py", "--tools", ",".join(chosen)], chosen))

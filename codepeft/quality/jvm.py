@@ -13,7 +13,7 @@ from pathlib import Path
 
 from codepeft.errors import UserError
 from codepeft.quality.sources import SourceFile
-from codepeft.quality.wrapping import Wrapped, wrap_bare_members
+from codepeft.wrapping import Wrapped, wrap_bare_members
 
 JAVA_INSTALL = "apt-get install openjdk-17-jre-headless"
 STUDY_WRAPPERS = ("generation", "translation")

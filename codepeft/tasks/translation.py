@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from codepeft.errors import UserError
+from codepeft.languages import LANGUAGES
 from codepeft.tasks.base import Task, example_id
 from codepeft.tasks.extraction import tree_sitter_answer
 
-LANGUAGE_NAMES = {"java": "Java", "cs": "C#"}
-FILE_EXTENSIONS = {"java": "java", "cs": "cs"}
 _SYSTEM = ("You are an expert code translator. Translate code from the source language to the target language. "
            "Preserve semantics, be idiomatic in the target language, and output only the translated code\u2014no "
            "explanations.")
@@ -33,7 +32,7 @@ class TranslationTask(Task):
     metrics = ("codebleu",)
     default_prompts = {
         f"{src}_to_{tgt}": {"system": _SYSTEM,
-                            "user": f"Translate from {LANGUAGE_NAMES[src]} to {LANGUAGE_NAMES[tgt]}:\n{{source}}",
+                            "user": f"Translate from {LANGUAGES[src].display} to {LANGUAGES[tgt].display}:\n{{source}}",
                             "assistant": "{target}"}
         for src, tgt in (("java", "cs"), ("cs", "java"))
     }
@@ -56,5 +55,5 @@ class TranslationTask(Task):
     def extract_answer(self, text: str, variant: str) -> str:
         """The target-language code in a reply (tree-sitter; see ``codepeft.tasks.extraction``)."""
         if direction_languages(self.check_variant(variant))[1] == "cs":
-            return tree_sitter_answer(text, "csharp", ("csharp", "cs", "c#", "c-sharp"))
+            return tree_sitter_answer(text, "cs", ("csharp", "cs", "c#", "c-sharp"))
         return tree_sitter_answer(text, "java", ("java",))
