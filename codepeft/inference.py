@@ -27,8 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from codepeft.errors import UserError
-from codepeft.generation import DecodingSettings, Generation, Progress, ResumableJsonl
-from codepeft.io import iter_jsonl, require_dir, require_file, write_csv, write_jsonl, write_text
+from codepeft.generation import DecodingSettings, Generation
+from codepeft.io import (
+    Progress,
+    ResumableJsonl,
+    iter_jsonl,
+    require_dir,
+    require_file,
+    write_csv,
+    write_jsonl,
+    write_text,
+)
 from codepeft.tasks import get_task, run_prompts
 
 KINDS = ("qlora", "fft")

@@ -25,11 +25,11 @@ from codepeft.generation import (
     DecodingSettings,
     Generation,
     OnDone,
-    Progress,
     describe_options,
     end_of_turn_ids,
     sampling_options,
 )
+from codepeft.io import Progress
 from codepeft.modeling import adapter_base_model, load_tokenizer
 
 INSTALL_HINT = ("install it in a separate virtual environment: python -m venv .venv-vllm && "

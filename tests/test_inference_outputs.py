@@ -11,7 +11,8 @@ from conftest import reference_file, run_script
 
 from codepeft.data import SAMPLES_DIR
 from codepeft.errors import UserError
-from codepeft.generation import ResumableJsonl, length_sorted_batches, padding_id
+from codepeft.generation import length_sorted_batches, padding_id
+from codepeft.io import ResumableJsonl
 
 FINGERPRINT = {"model_path": "/m", "temperature": 0.0}
 
@@ -230,7 +231,7 @@ def test_ids_that_would_still_share_a_file_are_an_error_naming_both(tmp_path, fi
 def test_progress_line_shows_rate_and_eta():
     import io
 
-    from codepeft.generation import Progress
+    from codepeft.io import Progress
 
     stream = io.StringIO()
     progress = Progress(10, "generation python", stream=stream, interval=0)
