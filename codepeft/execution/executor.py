@@ -39,8 +39,9 @@ from codepeft.execution import java_runner, python_runner
 from codepeft.execution.benchmarks import Problem, humaneval_path, load_benchmark
 from codepeft.execution.java_runner import java_limits, java_tools, run_java_sample
 from codepeft.execution.outcome import SampleOutcome
+from codepeft.execution.processes import HarnessError
 from codepeft.execution.python_runner import python_limits, run_python_sample
-from codepeft.execution.sandbox import SCRATCH_MB, HarnessError, Limits, Sandbox
+from codepeft.execution.sandbox import SCRATCH_MB, Limits, Sandbox
 from codepeft.io import PARTIAL_SUFFIX, Progress, atomic_open, iter_jsonl
 from codepeft.provenance import DEFAULT_PROTOCOL, files_fingerprint, settings_key, write_provenance
 
