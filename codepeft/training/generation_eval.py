@@ -20,7 +20,7 @@ from codepeft.tasks.translation import direction_languages
 def task_scores(task_name: str, variant: str, predictions: list[str], references: list[str]) -> tuple[str, float]:
     """The task metric's name and mean over the pairs: sentence BLEU for summaries, CodeBLEU for code."""
     if task_name == "summarization":
-        from codepeft.metrics.text import bleu
+        from codepeft.metrics.ngram import bleu
 
         return "bleu", statistics.fmean(bleu(p, r) for p, r in zip(predictions, references))
     from codepeft.metrics.codebleu import score_pairs
