@@ -38,6 +38,7 @@ from codepeft.io import (
     write_jsonl,
     write_text,
 )
+from codepeft.languages import LANGUAGES
 from codepeft.tasks import get_task, run_prompts
 
 KINDS = ("qlora", "fft")
@@ -274,7 +275,6 @@ def translation_files_dir(output_dir: str | Path, direction: str) -> Path:
 def write_translation_files(records: list[dict[str, Any]], output_dir: str | Path, direction: str,
                             code_layout: str = "lines") -> Path:
     """One file per prediction, ``translation_<index>.<ext>``; files of earlier, larger runs are removed."""
-    from codepeft.languages import LANGUAGES
     from codepeft.tasks.translation import direction_languages
     from codepeft.wrapping import layout_one_line
 
@@ -477,7 +477,7 @@ def extract_code_files(input_jsonl: str | Path, output_dir: str | Path, language
 
     path = require_file(input_jsonl, "--input file")
     language = get_task("generation").check_variant(language) if language else guess_language(path)
-    extension = {"python": "py", "java": "java"}[language]
+    extension = LANGUAGES[language].extension
     files: dict[str, list[tuple[str, str]]] = {}  # id -> [(file name, code)]
     for number, record in iter_jsonl(path):
         task_id, samples = record_id(record), record.get("generate_results")

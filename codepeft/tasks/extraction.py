@@ -37,6 +37,10 @@ a reply cut off inside its reasoning has no answer). Then:
   nothing but a ``main``/``Main`` method or only hold statements (example usage) are dropped; around
   unfenced code, leading and trailing lines (at most 15 each side) are dropped only when that makes the
   rest parse without any error, so broken code is returned whole, never cut.
+
+The module is over 400 lines because the reply cleaning and fence reading above are shared by the three
+answer kinds (Python, Java/C#, summaries), whose rules interlock (a Java reply's Python definitions count as
+an answer); a seam exists between the Python sanitizer and the tree-sitter rules if it grows further.
 """
 
 from __future__ import annotations
