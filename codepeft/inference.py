@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from codepeft.decoding import BACKENDS, Decoder, DecodingSettings, Generation, make_decoder
-from codepeft.decoding.resumable import Progress, ResumableJsonl
 from codepeft.errors import UserError
-from codepeft.io import require_dir
+from codepeft.io import Progress, ResumableJsonl, require_dir
 from codepeft.tasks import get_task, run_prompts
 
 KINDS = ("qlora", "fft")

@@ -1,10 +1,8 @@
-"""Small helpers that take code apart: signature, docstring, first sentence, tree-sitter parse trees.
+"""Small helpers that take code apart: signature, docstring, first sentence, tokens.
 
 Used to derive the generation data set from code-to-text ("Summary: ... Signature: ..." -> function),
-to strip docstrings from code to be summarised, by the Python function miner, by answer extraction
-(``codepeft.tasks.extraction``) and by the Java/C# wrapping decision (``codepeft.wrapping``). The
-tree-sitter grammars are the ones pinned in requirements.txt for CodeBLEU (tree-sitter-java 0.21.0,
-tree-sitter-c-sharp 0.21.3); they are imported on first use.
+to strip docstrings from code to be summarised and by the Python function miner. The tree-sitter parsers
+(and the syntax-error count) live with the language table, in ``codepeft.languages``.
 """
 
 from __future__ import annotations
@@ -14,7 +12,8 @@ import inspect
 import io
 import re
 import tokenize
-from functools import cache
+
+from codepeft.languages import parser
 
 _JAVADOC = re.compile(r"/\*\*(.*?)\*/", re.DOTALL)
 
@@ -136,45 +135,3 @@ def python_tokens(code: str) -> list[str]:
         return [tok.string for tok in tokenize.generate_tokens(io.StringIO(code).readline) if tok.type not in skip]
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return code.split()
-
-
-TREE_SITTER_LANGUAGES = ("python", "java", "csharp")
-
-
-@cache
-def parser(language: str):
-    """A tree-sitter ``Parser`` for ``python``, ``java`` or ``csharp``; ValueError for any other language.
-
-    Python's grammar is error-tolerant and knows Python 2's ``print`` and ``exec`` statements, so code that
-    ``ast`` cannot parse is still taken apart (docstring stripping)."""
-    from tree_sitter import Language, Parser
-
-    if language == "python":
-        import tree_sitter_python as grammar
-    elif language == "java":
-        import tree_sitter_java as grammar
-    elif language == "csharp":
-        import tree_sitter_c_sharp as grammar
-    else:
-        raise ValueError(f"no tree-sitter grammar for {language!r}; known: {', '.join(TREE_SITTER_LANGUAGES)}")
-    return Parser(Language(grammar.language()))
-
-
-def count_syntax_errors(node) -> tuple[int, int]:
-    """``(ERROR nodes, MISSING nodes)`` in a tree-sitter tree (iterative: deep trees do not recurse)."""
-    errors = missing = 0
-    cursor_stack = [node]
-    while cursor_stack:
-        current = cursor_stack.pop()
-        if current.is_error:
-            errors += 1
-        elif current.is_missing:
-            missing += 1
-        if current.has_error:
-            cursor_stack.extend(current.children)
-    return errors, missing
-
-
-def syntax_errors(text: str, language: str) -> int:
-    """ERROR plus MISSING nodes in ``text`` parsed as it is (0: tree-sitter reads it cleanly)."""
-    return sum(count_syntax_errors(parser(language).parse(text.encode("utf-8")).root_node))

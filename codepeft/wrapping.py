@@ -29,6 +29,10 @@ prefix, as in the study); no ``import java.util.*;`` is added (Checkstyle's Avoi
 UnnecessaryImport would then report a line the model did not write); files that already declare only
 types are not wrapped a second time.
 
+This is the one wrapping module (execution and quality both import it); it stays beside the language
+table (:mod:`codepeft.languages`, whose parsers it uses) rather than inside it, since it is 300 lines of
+layout logic plus the wrapping scripts' command line, where the table is a table.
+
 ``layout_one_line`` puts CodeXGLUE-style one-line code (``void f ( ) { a ( ) ; }``) on several lines,
 like the study's ``format_code`` but without breaking string literals or ``for (;;)`` headers.
 """
@@ -43,36 +47,38 @@ from typing import Literal
 
 from codepeft.errors import UserError
 from codepeft.io import require_dir, write_text
-from codepeft.sourcecode import parser
+from codepeft.languages import LANGUAGES, canonical, parser
 
 WRAPPER_CLASS = "CodepeftWrapper"
-LANGUAGES = ("java", "csharp")
 
-# Top-level nodes that are complete type declarations, per tree-sitter grammar.
-_TYPE_DECLARATIONS = {
+# Top-level nodes that are complete type declarations, per tree-sitter grammar (keys: the languages wrapped).
+TYPE_DECLARATIONS = {
     "java": {"class_declaration", "interface_declaration", "enum_declaration", "record_declaration",
              "annotation_type_declaration", "module_declaration"},
-    "csharp": {"class_declaration", "struct_declaration", "interface_declaration", "enum_declaration",
+    "cs": {"class_declaration", "struct_declaration", "interface_declaration", "enum_declaration",
                "record_declaration", "record_struct_declaration", "delegate_declaration",
                "namespace_declaration", "file_scoped_namespace_declaration"},
 }
 # Top-level declarations that stay above the wrapper class.
 _PREAMBLE = {
     "java": {"package_declaration", "import_declaration"},
-    "csharp": {"using_directive", "extern_alias_directive"},
+    "cs": {"using_directive", "extern_alias_directive"},
 }
 # Top-level nodes that are class members written without their class.
 _MEMBERS = {
     "java": {"method_declaration", "constructor_declaration", "field_declaration", "local_variable_declaration"},
-    "csharp": {"global_statement"},
+    "cs": {"global_statement"},
 }
 
 Layout = Literal["unit", "members", "empty"]
 
 
-def _check_language(language: str) -> None:
-    if language not in LANGUAGES:
-        raise ValueError(f"wrapping knows {', '.join(LANGUAGES)}, not {language!r}")
+def _check_language(language: str) -> str:
+    """The canonical name of ``language`` (``csharp`` -> ``cs``); ValueError unless it is Java or C#."""
+    name = canonical(language)
+    if name not in TYPE_DECLARATIONS:
+        raise ValueError(f"wrapping knows {', '.join(TYPE_DECLARATIONS)}, not {language!r}")
+    return name
 
 
 def _is_member(node, language: str) -> bool:
@@ -98,24 +104,24 @@ def _layout_of(children, language: str) -> Layout:
         return "empty"
     if any(_is_member(child, language) for child in code):
         return "members"
-    return "unit" if any(child.type in _TYPE_DECLARATIONS[language] for child in code) else "members"
+    return "unit" if any(child.type in TYPE_DECLARATIONS[language] for child in code) else "members"
 
 
 def layout(text: str, language: str) -> Layout:
     """``"unit"``, ``"members"`` or ``"empty"`` for Java/C# ``text`` (see the module docstring).
 
-    ``language`` is ``java`` or ``csharp``. A file with type declarations and only unparsable debris
+    ``language`` is ``java`` or ``cs`` (any spelling of :mod:`codepeft.languages`). A file with type declarations and only unparsable debris
     besides them (an extra ``}``) is a (broken) ``"unit"``: wrapping would not repair it.
     """
-    _check_language(language)
+    language = _check_language(language)
     return _layout_of(parser(language).parse(text.encode("utf-8")).root_node.children, language)
 
 
 def public_type_name(text: str, language: str) -> str | None:
     """The name of the first top-level type declared ``public`` in ``text``, or None."""
-    _check_language(language)
+    language = _check_language(language)
     for child in parser(language).parse(text.encode("utf-8")).root_node.children:
-        if child.type not in _TYPE_DECLARATIONS[language] or child.child_by_field_name("name") is None:
+        if child.type not in TYPE_DECLARATIONS[language] or child.child_by_field_name("name") is None:
             continue
         modifiers = [grand for grand in child.children if grand.type in ("modifiers", "modifier")]
         if any(token.type == "public" for node in modifiers for token in node.children):
@@ -163,7 +169,7 @@ def wrap_bare_members(text: str, language: str, class_name: str = WRAPPER_CLASS,
     ``modifiers`` of the class default to ``public final`` (Java) and none (C#). None is also returned
     when an import/using shares a line with a member (the lines could not be kept apart).
     """
-    _check_language(language)
+    language = _check_language(language)
     source = text.encode("utf-8")
     children = parser(language).parse(source).root_node.children
     if _layout_of(children, language) != "members":
@@ -201,7 +207,6 @@ def wrap_bare_members(text: str, language: str, class_name: str = WRAPPER_CLASS,
     return Wrapped(wrapped, header_line=len(head) + 1, footer_line=len(line_map), line_map=line_map)
 
 
-EXTENSIONS = {"java": ".java", "csharp": ".cs"}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -230,7 +235,7 @@ class WrapReport:
 def wrap_directory(input_dir: str | Path, output_dir: str | Path, language: str) -> WrapReport:
     """Write every ``*.java`` (``*.cs``) file of ``input_dir`` into ``output_dir``, wrapped where needed."""
     source = require_dir(input_dir, "--input_dir")
-    extension = EXTENSIONS[language]
+    extension = LANGUAGES[_check_language(language)].suffix
     files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix == extension)
     if not files:
         raise UserError(f"--input_dir {source}: no {extension} files to wrap")
@@ -249,7 +254,7 @@ def wrap_directory(input_dir: str | Path, output_dir: str | Path, language: str)
 def wrap_main(language: str, description: str) -> None:
     """The command line shared by the wrapping scripts (one per language, with the study's names)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--input_dir", required=True, help=f"folder of {EXTENSIONS[language]} files (one per prediction)")
+    parser.add_argument("--input_dir", required=True, help=f"folder of {LANGUAGES[_check_language(language)].suffix} files (one per prediction)")
     parser.add_argument("--output_dir", required=True, help="folder for the wrapped files (created; may equal "
                         "--input_dir to wrap in place)")
     args = parser.parse_args()

@@ -9,12 +9,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from codepeft.cli import main_entry
 from codepeft.quality.command_line import add_folder_arguments, run_tools
+from codepeft.quality.lizard_tool import LizardAnalyser
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     add_folder_arguments(parser)
-    parser.add_argument("--language", choices=["python", "java", "csharp"],
+    parser.add_argument("--language", choices=LizardAnalyser.languages,
                         help="which files to read when the folder holds several kinds (default: the one kind present)")
     args = parser.parse_args()
     run_tools(["lizard"], args, language=args.language)

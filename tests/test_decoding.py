@@ -12,7 +12,7 @@ from codepeft.decoding import BACKENDS, DecodingSettings, make_decoder
 from codepeft.errors import UserError
 
 
-@pytest.mark.parametrize("module", ["codepeft.decoding", "codepeft.decoding.resumable", "codepeft.metrics.judge"])
+@pytest.mark.parametrize("module", ["codepeft.decoding", "codepeft.io", "codepeft.metrics.judge"])
 def test_interfaces_import_nothing_heavy(module):
     code = (f"import sys, {module}; "
             "print(sorted(m for m in ('torch', 'transformers', 'peft', 'vllm', 'openai') if m in sys.modules))")

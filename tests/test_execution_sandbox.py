@@ -17,10 +17,9 @@ from conftest import REPO, require
 from codepeft.errors import UserError
 from codepeft.execution.benchmarks import Problem
 from codepeft.execution.outcome import judge
+from codepeft.execution.processes import BOX_MARKER, UID_BASE
 from codepeft.execution.python_runner import run_python_sample
 from codepeft.execution.sandbox import (
-    BOX_MARKER,
-    UID_BASE,
     Limits,
     RunResult,
     Sandbox,

@@ -49,7 +49,7 @@ class DocstringCompletionTask(Task):
                 "reference": example["docstring"]}
 
     def evaluate(self, records, variant):
-        from codepeft.metrics.text import bleu
+        from codepeft.metrics.ngram import bleu
 
         return [{"instance_id": record["id"], "bleu": bleu(record["prediction"], record["reference"])}
                 for record in records]

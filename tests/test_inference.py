@@ -210,7 +210,7 @@ def test_summarization_writes_input_fields_plus_summary_as_jsonl_and_csv(fft_mod
 @pytest.mark.parametrize(("direction", "kind"), [("java_to_cs", "fft"), ("cs_to_java", "qlora")])
 def test_translation_writes_predictions_and_one_file_per_prediction(fft_model_dir, adapter_dir, tmp_path,
                                                                      direction, kind):
-    from codepeft.quality.wrapping import count_syntax_errors, parser
+    from codepeft.languages import count_syntax_errors, parser
     from codepeft.wrapping import wrap_source
 
     out = tmp_path / "samples"

@@ -11,8 +11,8 @@ from conftest import reference_file, run_script
 
 from codepeft.data import SAMPLES_DIR
 from codepeft.decoding.hf import length_sorted_batches, padding_id
-from codepeft.decoding.resumable import ResumableJsonl
 from codepeft.errors import UserError
+from codepeft.io import ResumableJsonl
 
 FINGERPRINT = {"model_path": "/m", "temperature": 0.0}
 
@@ -231,7 +231,7 @@ def test_ids_that_would_still_share_a_file_are_an_error_naming_both(tmp_path, fi
 def test_progress_line_shows_rate_and_eta():
     import io
 
-    from codepeft.decoding.resumable import Progress
+    from codepeft.io import Progress
 
     stream = io.StringIO()
     progress = Progress(10, "generation python", stream=stream, interval=0)

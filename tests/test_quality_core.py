@@ -13,7 +13,7 @@ from codepeft.quality import TOOLS, analyse_folder, make_analyser, tools_for_lan
 from codepeft.quality.base import Analyser, FileResult, ToolFailure, run_command
 from codepeft.quality.runner import chunk_files, reuse_key
 from codepeft.quality.sources import collect_sources, detect_language, read_source
-from codepeft.quality.wrapping import wrap_bare_members
+from codepeft.wrapping import wrap_bare_members
 
 
 def write(folder: Path, name: str, data: bytes | str) -> Path:

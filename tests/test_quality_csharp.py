@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import reference_file, require
 
+from codepeft.languages import count_syntax_errors, parser
 from codepeft.quality import analyse_folder
 from codepeft.quality.csharp_tool import analyse_csharp, maintainability_index
-from codepeft.quality.wrapping import count_syntax_errors, parser
 
 FIXTURES = Path(__file__).parent / "data" / "quality" / "csharp"
 

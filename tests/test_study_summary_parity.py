@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, reference_file, require
 
-from codepeft.metrics import text
+from codepeft.metrics import embedding, text
 from codepeft.metrics.wordnet import load_wordnet
 
 NGRAM = ("BLEU", "METEOR", "Rouge-1", "Rouge-2", "Rouge-L", "chrF")
@@ -95,7 +95,7 @@ def test_study_protocol_equals_the_studys_script_per_instance(study_runs, langua
     study = study_runs[language]
     FakeScorer.made, FakeScorer.calls = [], []
     monkeypatch.setattr(bert_score, "BERTScorer", FakeScorer)
-    monkeypatch.setattr(text, "_model_loadable", lambda name: (True, ""))
+    monkeypatch.setattr(embedding, "_model_loadable", lambda name: (True, ""))
     text.evaluate_summaries(study["rows"], language, output_prefix=tmp_path / "ours", protocol="study")
     ours = json.loads((tmp_path / "ours.json").read_text(encoding="utf-8"))["instances"]
     for metric in NGRAM:
@@ -120,7 +120,7 @@ METEOR_MEASURED = {"python": {"all": (87, 98, 0.7947, 0.7767), "differing": (49,
 @pytest.mark.slow
 @pytest.mark.parametrize("language", list(LANGUAGES))
 def test_meteor_study_vs_default_measured(study_runs, language, tmp_path, monkeypatch):
-    monkeypatch.setattr(text, "_model_loadable", lambda name: (False, "not in this test"))
+    monkeypatch.setattr(embedding, "_model_loadable", lambda name: (False, "not in this test"))
     rows = study_runs[language]["rows"]
     study = study_runs[language]["per_instance"]["METEOR"]
     text.evaluate_summaries(rows, language, output_prefix=tmp_path / "d")

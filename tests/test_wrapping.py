@@ -11,10 +11,10 @@ from codepeft.errors import UserError
 from codepeft.execution.benchmarks import load_benchmark
 from codepeft.execution.java_runner import run_java_sample, solution_source
 from codepeft.execution.sandbox import Sandbox
+from codepeft.languages import count_syntax_errors, parser
 from codepeft.quality import analyse_folder
 from codepeft.quality.csharp_tool import analyse_csharp
 from codepeft.quality.pmd_tool import pmd_home
-from codepeft.sourcecode import count_syntax_errors, parser
 from codepeft.wrapping import class_name_for, layout, layout_one_line, wrap_bare_members, wrap_source
 
 BENCHMARK = REPO / "dataset" / "benchmarks" / "mini_python_java.jsonl"

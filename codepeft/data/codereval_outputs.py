@@ -13,6 +13,7 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.io import iter_jsonl, require_dir, require_file, write_jsonl, write_text
+from codepeft.languages import LANGUAGES
 from codepeft.tasks import get_task
 
 
@@ -82,7 +83,7 @@ def extract_code_files(input_jsonl: str | Path, output_dir: str | Path, language
 
     path = require_file(input_jsonl, "--input file")
     language = get_task("generation").check_variant(language) if language else guess_language(path)
-    extension = {"python": "py", "java": "java"}[language]
+    extension = LANGUAGES[language].extension
     files: dict[str, list[tuple[str, str]]] = {}  # id -> [(file name, code)]
     for number, record in iter_jsonl(path):
         task_id, samples = record_id(record), record.get("generate_results")

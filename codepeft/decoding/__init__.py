@@ -3,8 +3,9 @@
 - ``base``: the interface (``DecodingSettings``, ``Generation``, the ``Decoder`` base class) and what every
   backend shares (effective sampling options, end-of-turn tokens);
 - ``hf``: ``HFDecoder``, a ``transformers`` model in length-sorted left-padded batches (the default);
-- ``vllm``: ``VLLMDecoder``, optional, on an NVIDIA GPU in its own virtual environment;
-- ``resumable``: the JSONL writer that saves each record as it comes, and the progress line.
+- ``vllm``: ``VLLMDecoder``, optional, on an NVIDIA GPU in its own virtual environment.
+
+The resumable JSONL writer and the progress line are ``codepeft.io``'s.
 
 This package imports nothing heavy: torch, transformers and vllm are imported by the backend modules,
 when a decoder is made.

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from codepeft.decoding.resumable import Progress
 from codepeft.errors import UserError
+from codepeft.io import Progress
 
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>")
 

@@ -26,8 +26,8 @@ from codepeft.decoding.base import (
     end_of_turn_ids,
     sampling_options,
 )
-from codepeft.decoding.resumable import Progress
 from codepeft.errors import UserError
+from codepeft.io import Progress
 
 
 # ---- batching helpers ---------------------------------------------------------------------------------

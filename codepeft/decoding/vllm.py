@@ -29,8 +29,8 @@ from codepeft.decoding.base import (
     end_of_turn_ids,
     sampling_options,
 )
-from codepeft.decoding.resumable import Progress
 from codepeft.errors import UserError
+from codepeft.io import Progress
 from codepeft.modeling import adapter_base_model, load_tokenizer
 
 INSTALL_HINT = ("install it in a separate virtual environment: python -m venv .venv-vllm && "

@@ -21,11 +21,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import re
 import shutil
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -39,9 +39,10 @@ from codepeft.execution import java_runner, python_runner
 from codepeft.execution.benchmarks import Problem, humaneval_path, load_benchmark
 from codepeft.execution.java_runner import java_limits, java_tools, run_java_sample
 from codepeft.execution.outcome import SampleOutcome
+from codepeft.execution.processes import HarnessError
 from codepeft.execution.python_runner import python_limits, run_python_sample
-from codepeft.execution.sandbox import SCRATCH_MB, HarnessError, Limits, Sandbox
-from codepeft.io import atomic_open, iter_jsonl
+from codepeft.execution.sandbox import SCRATCH_MB, Limits, Sandbox
+from codepeft.io import PARTIAL_SUFFIX, Progress, atomic_open, iter_jsonl
 from codepeft.provenance import DEFAULT_PROTOCOL, files_fingerprint, settings_key, write_provenance
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -132,24 +133,12 @@ def _reusable_results(output: Path, partial: Path, predictions: list[Prediction]
     return done
 
 
-class Progress:
-    """Prints samples done, rate and ETA to stderr, at most every ``every`` seconds."""
-
-    def __init__(self, total: int, stream: TextIO = sys.stderr, every: float = 2.0) -> None:
-        self.total, self.stream, self.every = total, stream, every
-        self.done = self.passed = 0
-        self.start = self.last = time.monotonic()
-
-    def update(self, passed: bool) -> None:
-        self.done += 1
-        self.passed += passed
-        now = time.monotonic()
-        if now - self.last >= self.every or self.done == self.total:
-            self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            eta = (self.total - self.done) / rate if rate else 0.0
-            print(f"executed {self.done}/{self.total} samples ({self.passed} passed), {rate:.1f} samples/s, "
-                  f"ETA {int(eta) // 60}m{int(eta) % 60:02d}s", file=self.stream, flush=True)
+def progress_line(progress: Progress) -> str:
+    """The executor's progress line: samples done, passed, rate and ETA."""
+    rate, eta = progress.rate, progress.eta
+    eta = eta if math.isfinite(eta) else 0.0
+    return (f"executed {progress.done}/{progress.total} samples ({progress.passed} passed), {rate:.1f} samples/s, "
+            f"ETA {int(eta) // 60}m{int(eta) % 60:02d}s")
 
 
 def _run_once(sandbox: Sandbox, problem: Problem, code: str, timeout: float) -> SampleOutcome:
@@ -195,14 +184,15 @@ def execute_predictions(benchmark: str | Path, predictions_path: str | Path, out
         java_tools()  # fail before starting, not in the middle of the run
     sandbox = sandbox or Sandbox(allow_unsandboxed=allow_unsandboxed, scratch_mb=scratch_mb)
     output = Path(output_path)
-    partial = output.with_name(output.name + ".partial")
+    partial = output.with_name(output.name + PARTIAL_SUFFIX)
     keys = {prediction.task_id: task_key(problems[prediction.task_id], timeout, sandbox) for prediction in predictions}
     results = _reusable_results(output, partial, predictions, keys)
     todo = [prediction for prediction in predictions if prediction.task_id not in results]
     print(sandbox.description, file=log)
     print(f"{len(predictions)} tasks: {len(results)} already done, {len(todo)} to execute "
           f"({sum(len(p.samples) for p in todo)} samples, {workers} workers, timeout {timeout:g} s)", file=log)
-    progress = Progress(sum(len(prediction.samples) for prediction in todo), log)
+    progress = Progress(sum(len(prediction.samples) for prediction in todo), "executed", log, interval=2.0,
+                        describe=progress_line)
     output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(partial) as handle:  # what earlier runs finished survives an interruption of this one
         for record in results.values():
@@ -277,10 +267,10 @@ def _execute(todo: list[Prediction], problems: dict[str, Problem], keys: dict[st
                             continue
                         items = _unrun(prediction, outcome, sandbox)
                         for _ in items:
-                            progress.update(False)
+                            progress.update(1)
                         _finish(prediction, problems, keys, canary, items, results, partial_file)
                         continue
-                    progress.update(outcome.passed)
+                    progress.update(1, passed=outcome.passed)
                     slots = pending[task_id]
                     slots[index] = outcome.as_result(storable(prediction.samples[index]))
                     if all(slot is not None for slot in slots):

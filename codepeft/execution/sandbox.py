@@ -29,6 +29,10 @@ The launch chain, inside bubblewrap when it is used: ``prlimit`` sets the limits
 pipe whose descriptor number is in the environment variable :data:`VERDICT_FD`; the harnesses
 (``python_runner``, ``java_runner``) write their start marker there before the sample runs and,
 after the test has run to its end, the run's nonce.
+
+This module holds the policy (what isolation to require, the environment, limits, the box's life); the
+bubblewrap command line is built in :mod:`codepeft.execution.bubblewrap`, and launching, the uid pool,
+output collection and killing what a box left behind are in :mod:`codepeft.execution.processes`.
 """
 
 from __future__ import annotations
@@ -38,23 +42,30 @@ import functools
 import json
 import os
 import re
-import selectors
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codepeft.errors import UserError
+from codepeft.execution.bubblewrap import bwrap_prefix
+from codepeft.execution.processes import (
+    BOX_MARKER,
+    UID_SLOTS,
+    HarnessError,
+    as_user,
+    collect_output,
+    kill_box_processes,
+    remove_tree,
+    user_task_count,
+    util_linux,
+)
 
-UID_BASE = 1_000_000_000  # sandbox uids: UID_BASE + pid * SLOTS_PER_PROCESS + slot (pid < 2**22)
-SLOTS_PER_PROCESS = 64
 ALLOWED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "JAVA_HOME", "LD_LIBRARY_PATH")
 SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSW", "CREDENTIAL", "AUTH", "COOKIE", "SESSION")
 SECRET_NAME = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)  # variables never passed to samples
@@ -62,10 +73,8 @@ SECRET_NAME = re.compile("|".join(SECRET_WORDS), re.IGNORECASE)  # variables nev
 # "KeyError: 3" in a traceback stays as it is)
 SECRET_ASSIGNMENT = re.compile(r"\b([A-Z0-9_]*(?:" + "|".join(SECRET_WORDS) + r")[A-Z0-9_]*=)[^\s'\"]+")
 MIN_SECRET_CHARS = 8  # shorter values of secret-named variables are not searched for (they would match anywhere)
-OUTPUT_TAIL_BYTES = 16_384
 SCRATCH_MB = 256  # default size of the sample's writable tmpfs (bubblewrap)
 VERDICT_FD = "CODEPEFT_VERDICT_FD"  # environment variable: the descriptor of the verdict pipe
-BOX_MARKER = "CODEPEFT_BOX"  # the box's path, set in every sandboxed environment: the clean-up finds strays by it
 
 
 @dataclass(frozen=True)
@@ -92,10 +101,6 @@ class RunResult:
     duration_s: float
 
 
-class HarnessError(RuntimeError):
-    """The sandbox or the harness failed for a reason outside the sample (spawn failure, clean-up failure)."""
-
-
 def scrub_environment(environ: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for untrusted code: allow-listed names plus ``extra``, never a secret-like name."""
     env = {name: environ[name] for name in ALLOWED_ENV if name in environ}
@@ -112,59 +117,6 @@ def scrub_secrets(text: str, environ: Mapping[str, str] | None = None) -> str:
         if SECRET_NAME.search(name) and len(value) >= MIN_SECRET_CHARS:
             text = text.replace(value, "[scrubbed]")
     return SECRET_ASSIGNMENT.sub(lambda match: match.group(1) + "[scrubbed]", text)
-
-
-def _real_uid_of(pid: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return None
-
-
-def processes_of_uid(uid: int) -> list[int]:
-    """Pids of live processes whose real uid is ``uid`` (from /proc)."""
-    return [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _real_uid_of(pid) == uid]
-
-
-def _user_task_count(uid: int) -> int:
-    """Processes plus threads that ``uid`` owns now (what RLIMIT_NPROC counts)."""
-    total = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit() and _real_uid_of(pid) == uid:
-            with contextlib.suppress(OSError):
-                total += len(os.listdir(f"/proc/{pid}/task"))
-    return total
-
-
-class _UidSlots:
-    """Process-wide pool of sandbox uids, so that concurrent samples never share one."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._free = list(range(SLOTS_PER_PROCESS))
-
-    @contextlib.contextmanager
-    def take(self) -> Iterator[int]:
-        with self._lock:
-            if not self._free:
-                raise HarnessError(f"more than {SLOTS_PER_PROCESS} concurrent sandboxed runs in one process")
-            slot = self._free.pop()
-        try:
-            yield UID_BASE + os.getpid() * SLOTS_PER_PROCESS + slot
-        finally:
-            with self._lock:
-                self._free.append(slot)
-
-
-_SLOTS = _UidSlots()
-
-
-def _is_under(path: str, root: str) -> bool:
-    return os.path.commonpath([os.path.abspath(path), root]) == root
 
 
 class Box:
@@ -279,7 +231,7 @@ class Sandbox:
     def box(self) -> Iterator[Box]:
         """A fresh temporary folder (and uid); on exit every process of the box is killed and the folder removed."""
         with contextlib.ExitStack() as stack:
-            uid = stack.enter_context(_SLOTS.take()) if self.separate_uid else None
+            uid = stack.enter_context(UID_SLOTS.take()) if self.separate_uid else None
             path = Path(tempfile.mkdtemp(prefix="codepeft-box-", dir=self.temp_root))
             box = Box(self, path, uid)
             try:
@@ -289,8 +241,8 @@ class Sandbox:
                 yield box
             finally:
                 if not (self.use_bwrap and box.settled):
-                    _kill_box_processes(str(path), uid, self.use_bwrap)
-                _remove_tree(path)
+                    kill_box_processes(str(path), uid, self.use_bwrap)
+                remove_tree(path)
 
     def _command(self, box: Box, argv: list[str], limits: Limits, verdict_fd: int, nproc: int,
                  writable_box: bool) -> list[str]:
@@ -301,7 +253,7 @@ class Sandbox:
 
     def _run(self, box: Box, argv: list[str], limits: Limits, stdin: bytes, env: Mapping[str, str],
              writable_box: bool) -> RunResult:
-        nproc = limits.processes if box.uid is not None else _user_task_count(os.getuid()) + limits.processes
+        nproc = limits.processes if box.uid is not None else user_task_count(os.getuid()) + limits.processes
         verdict_read, verdict_write = os.pipe()
         if box.uid is not None:
             os.fchown(verdict_write, box.uid, box.uid)  # so that a JVM can open /proc/self/fd/N after the switch
@@ -324,8 +276,8 @@ class Sandbox:
         with contextlib.suppress(BrokenPipeError):
             process.stdin.close()
         # in bubblewrap's PID namespace no process of the box outlives its first one: nothing can hold the pipes
-        strays = (lambda: None) if self.use_bwrap else (lambda: _kill_box_processes(str(box.path), box.uid, False))
-        outputs, timed_out = _collect(process, verdict_read, start + limits.wall_s, strays)
+        strays = (lambda: None) if self.use_bwrap else (lambda: kill_box_processes(str(box.path), box.uid, False))
+        outputs, timed_out = collect_output(process, verdict_read, start + limits.wall_s, strays)
         # bubblewrap exits by itself only after its PID namespace's first process ended, which (Linux's
         # zap_pid_ns_processes) waits until every other process of the namespace has died; a bubblewrap
         # killed by a signal (the wall-clock kill, the OOM killer) may leave them dying, so the box is searched
@@ -334,28 +286,14 @@ class Sandbox:
                          time.monotonic() - start)
 
 
-@functools.cache
-def util_linux(name: str) -> str:
-    """Path of ``prlimit`` or ``setpriv``; a UserError naming the package when it is missing."""
-    path = shutil.which(name)
-    if not path:
-        raise UserError(f"the sandbox needs {name} (Debian package util-linux): apt-get install util-linux")
-    return path
-
-
 def launch_chain(argv: list[str], limits: Limits, nproc: int, uid: int | None) -> list[str]:
     """The command that sets the limits and (``uid``) the user, then executes ``argv``."""
     chain = [util_linux("prlimit"), f"--as={'unlimited' if limits.memory_mb is None else limits.memory_mb * 2**20}",
              f"--cpu={limits.cpu_s}", f"--nproc={nproc}", f"--fsize={limits.file_size_mb * 2**20}",
              f"--nofile={limits.open_files}", "--core=0", "--"]
     if uid is not None:
-        chain += [*_as_user(uid), "--no-new-privs", "--"]
+        chain += [*as_user(uid), "--no-new-privs", "--"]
     return [*chain, *argv]
-
-
-def _as_user(uid: int) -> list[str]:
-    """``setpriv`` switching to ``uid`` (group ``uid``, no supplementary groups; root's capabilities are dropped)."""
-    return [util_linux("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
 
 
 def _options(wanted: bool | None, possible: bool) -> list[bool]:
@@ -379,237 +317,6 @@ def _missing(bwrap: bool, uid: bool, failures: Mapping[tuple[bool, bool], str], 
         missing.append(f"running as root without a separate uid per sample ({why or 'disabled'}): "
                        "the process limit does not hold")
     return missing
-
-
-def home_folders() -> list[str]:
-    """The invoking user's home folders ($HOME and the password database's), hidden from samples."""
-    import pwd
-
-    homes = {os.environ.get("HOME", "")}
-    with contextlib.suppress(KeyError):
-        homes.add(pwd.getpwuid(os.getuid()).pw_dir)
-    return sorted(os.path.realpath(home) for home in homes
-                  if home and os.path.isdir(home) and os.path.realpath(home) != "/")
-
-
-def bwrap_prefix(bwrap: str, workdir: str, program: str, writable_box: bool = False,
-                 scratch_mb: int = SCRATCH_MB) -> list[str]:
-    """The bubblewrap command line that wraps a sandboxed command.
-
-    A private /tmp (tmpfs of ``scratch_mb`` MiB) replaces the host's: the only writable space, and
-    the working directory; ``/dev`` is read-only. The invoking user's home folders are replaced by
-    empty tmpfs. The work folder is bound read-only (read-write with ``writable_box``). Paths the
-    interpreter and the program (a JDK) need are bound back where a home folder hides
-    them or where a folder on the way is not searchable by other users (``/root`` for a pyenv
-    Python): an empty tmpfs holding only that path replaces such a folder.
-    """
-    homes = tuple(home for home in home_folders() if not _is_under(home, "/tmp"))
-    args, done, bound = _fixed_prefix(bwrap, program, scratch_mb, homes, sys.prefix, sys.base_prefix, sys.executable)
-    return [*args, *_expose([(workdir, writable_box)], {"/tmp", *homes}, set(done), list(bound)),
-            "--chdir", "/tmp", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--"]
-
-
-@functools.lru_cache(maxsize=64)
-def _fixed_prefix(bwrap: str, program: str, scratch_mb: int, homes: tuple[str, ...], prefix: str, base_prefix: str,
-                  executable: str) -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]:
-    """The part of :func:`bwrap_prefix` that is the same for every box (computed once per setting: it costs
-    ~5 ms of path resolution per run); also the folders it made and the paths it bound, for the box's own."""
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--size", str(scratch_mb * 2**20), "--tmpfs", "/tmp"]
-    for home in homes:
-        args += ["--tmpfs", home]
-    needed = {prefix, base_prefix, os.path.dirname(os.path.dirname(os.path.realpath(program))),
-              os.path.dirname(os.path.realpath(executable))}
-    needed |= {os.path.realpath(path) for path in needed}
-    done: set[str] = {"/tmp", *homes}
-    bound: list[str] = []
-    args += _expose([(path, False) for path in sorted(needed)], {"/tmp", *homes}, done, bound)
-    return tuple(args), frozenset(done), tuple(bound)
-
-
-def _searchable_by_others(path: str) -> bool:
-    try:
-        return bool(os.stat(path).st_mode & 0o001)
-    except OSError:
-        return False
-
-
-def _expose(paths: list[tuple[str, bool]], masked: set[str], done: set[str], bound: list[str]) -> list[str]:
-    """bwrap arguments that make each ``(path, writable)`` reachable by an unprivileged uid (see bwrap_prefix).
-
-    ``masked``: the folders replaced by an empty tmpfs (and /tmp); ``done``: those and the folders already
-    made or bound (updated); ``bound``: the paths already bound (updated).
-    """
-    args: list[str] = []
-    for path, writable in paths:
-        if any(_is_under(path, other) for other in bound) or not os.path.exists(path):
-            continue
-        parts = Path(path).parts
-        ancestors = [str(Path(*parts[:i])) for i in range(1, len(parts))]
-        blocked = [folder for folder in ancestors if folder in masked or not _searchable_by_others(folder)]
-        if not blocked and not writable:
-            continue
-        if blocked:
-            top = blocked[0]
-            if top not in done:
-                args += ["--tmpfs", top]
-                done.add(top)
-            for folder in ancestors[ancestors.index(top) + 1:]:
-                if folder not in done:
-                    args += ["--perms", "0755", "--dir", folder]
-                    done.add(folder)
-        args += ["--bind" if writable else "--ro-bind", path, path]
-        bound.append(path)
-        done.add(path)
-    return args
-
-
-def _collect(process: subprocess.Popen, verdict_read: int, deadline: float,
-             kill_strays: Callable[[], None]) -> tuple[dict[str, bytes], bool]:
-    """Read stdout, stderr and the verdict pipe until the process ends or the deadline passes; then kill its group.
-
-    Only the tails are kept, so an output bomb cannot exhaust memory. The process's end is watched
-    through a pidfd in the same ``select`` as the pipes, so nothing polls or sleeps (without pidfds,
-    Linux < 5.3, the exit is checked every 50 ms). The group is killed while its leader is still an
-    unreaped zombie, so the group id cannot have been reused; ``kill_strays`` then removes processes
-    that left the group (they may hold the pipes open).
-    """
-    fds = [process.stdout.fileno(), process.stderr.fileno(), verdict_read]
-    for fd in fds:
-        os.set_blocking(fd, False)
-    outputs = {fd: bytearray() for fd in fds}
-    selector = selectors.DefaultSelector()
-    for fd in fds:
-        selector.register(fd, selectors.EVENT_READ)
-    try:
-        pidfd = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):
-        pidfd = None
-    else:
-        selector.register(pidfd, selectors.EVENT_READ)
-    timed_out = False
-    exited_at = None
-    try:
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                timed_out = True
-                break
-            # after the exit: give the output a moment (0.5 s), then stop waiting for stray writers
-            wake = deadline if exited_at is None else min(deadline, exited_at + 0.5)
-            if pidfd is None:
-                wake = min(wake, now + 0.05)
-            for key, _ in selector.select(timeout=max(wake - now, 0.0)):
-                if key.fd == pidfd:
-                    selector.unregister(pidfd)
-                elif not _read_into(key.fd, outputs[key.fd]):
-                    selector.unregister(key.fd)
-            if exited_at is None and (pidfd is None or pidfd not in selector.get_map()) and _has_exited(process.pid):
-                exited_at = time.monotonic()
-            if exited_at is not None and (not selector.get_map() or time.monotonic() - exited_at > 0.5):
-                break
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        kill_strays()
-        if pidfd is not None and pidfd in selector.get_map():
-            selector.unregister(pidfd)
-        drain_until = time.monotonic() + 1.0
-        while selector.get_map() and time.monotonic() < drain_until:
-            for key, _ in selector.select(timeout=0.05):
-                if not _read_into(key.fd, outputs[key.fd]):
-                    selector.unregister(key.fd)
-    finally:
-        selector.close()
-        if pidfd is not None:
-            os.close(pidfd)
-        os.close(verdict_read)
-        process.stdout.close()
-        process.stderr.close()
-    names = dict(zip(fds, ("stdout", "stderr", "verdict")))
-    return {names[fd]: bytes(data) for fd, data in outputs.items()}, timed_out
-
-
-def _read_into(fd: int, buffer: bytearray) -> bool:
-    """Append what is available on ``fd`` to ``buffer`` (keeping the tail); False at end of file."""
-    try:
-        chunk = os.read(fd, 65536)
-    except BlockingIOError:
-        return True
-    if not chunk:
-        return False
-    buffer += chunk
-    if len(buffer) > 2 * OUTPUT_TAIL_BYTES:
-        del buffer[:-OUTPUT_TAIL_BYTES]
-    return True
-
-
-def _has_exited(pid: int) -> bool:
-    """Whether ``pid`` has terminated, without reaping it (WNOWAIT)."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
-def _kill_uid(uid: int, attempts: int = 50) -> None:
-    """Kill every process of a sandbox uid, repeating until none is left (a fork bomb may still be forking)."""
-    for _ in range(attempts):
-        if not processes_of_uid(uid):
-            return
-        # kill(-1) as that uid reaches exactly its processes, also those that left the process group
-        subprocess.run([*_as_user(uid), "--", "/bin/sh", "-c", "kill -9 -1"], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.02)
-    raise HarnessError(f"sandbox clean-up: processes of uid {uid} survive SIGKILL: {processes_of_uid(uid)}")
-
-
-def _remove_tree(path: Path) -> None:
-    """Delete a box, first making folders the sample may have locked (chmod 000) accessible again.
-
-    Symbolic links are never followed: a sample could point one at a folder outside the box.
-    """
-    with contextlib.suppress(OSError):
-        path.chmod(0o700)
-    for root, folders, _ in os.walk(path):
-        for name in folders:
-            folder = os.path.join(root, name)
-            if not os.path.islink(folder):
-                with contextlib.suppress(OSError):
-                    os.chmod(folder, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def _kill_box_processes(box_path: str, uid: int | None, pid_namespace: bool) -> None:
-    """Kill whatever the box left running: by its sandbox uid, and by the marker in the environment.
-
-    In bubblewrap's own PID namespace (``pid_namespace``) the kernel has already killed every process
-    of the box when its first process ended, so the scan of all environments is skipped there.
-    """
-    if uid is not None:
-        _kill_uid(uid)
-    if not pid_namespace:
-        _kill_marked(box_path)
-
-
-def _kill_marked(box_path: str, attempts: int = 50) -> None:
-    """Kill every process whose environment carries this box's marker (catches processes that left the group)."""
-    marker = f"{BOX_MARKER}={box_path}".encode()
-    for _ in range(attempts):
-        found = False
-        for pid in (entry for entry in os.listdir("/proc") if entry.isdigit()):
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as handle:
-                    if marker not in handle.read().split(b"\0"):
-                        continue
-                os.kill(int(pid), signal.SIGKILL)
-                found = True
-            except (OSError, ProcessLookupError):
-                continue
-        if not found:
-            return
-        time.sleep(0.02)
 
 
 @functools.cache

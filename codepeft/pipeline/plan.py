@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from codepeft.languages import LANGUAGES
 from codepeft.pipeline import layout
 from codepeft.pipeline.comparisons import comparison_configs
 from codepeft.pipeline.config import REPO_ROOT, Experiment, Method, repo_path
@@ -265,7 +266,7 @@ class Planner:
     def quality_groups(self, language: str, tools: set[str]) -> list[tuple[list[str], list[str]]]:
         """``(script + flags, per-instance CSVs it writes)`` for each quality script that applies to ``language``."""
         groups: list[tuple[list[str], list[str]]] = []
-        lizard_language = {"python": "python", "java": "java", "cs": "csharp"}[language]
+        lizard_language = LANGUAGES[language].lizard
         if language == "python" and tools & {"pylint", "flake8"}:
             chosen = sorted(tools & {"pylint", "flake8"})
             groups.append((["non_functional_analysis/analysis_pylint_flake8.py", "--tools", ",".join(chosen)], chosen))

@@ -20,8 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from codepeft.decoding.resumable import PARTIAL_SUFFIX
-from codepeft.io import write_json, write_text
+from codepeft.io import PARTIAL_SUFFIX, write_json, write_text
 from codepeft.pipeline import layout
 from codepeft.pipeline.config import REPO_ROOT, STAGES
 from codepeft.pipeline.plan import PYTHON, Job

@@ -20,10 +20,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from codepeft.languages import count_syntax_errors, parser
 from codepeft.quality.base import Analyser, FileResult
 from codepeft.quality.dependencies import python_tool_version
 from codepeft.quality.sources import SourceFile
-from codepeft.quality.wrapping import count_syntax_errors, parser, wrap_bare_members
+from codepeft.wrapping import wrap_bare_members
 
 COLUMNS = ("Syntax_Errors", "Maintainability", "Error_Nodes", "Missing_Nodes", "Halstead_Volume",
            "Cyclomatic_Complexity", "Lines_of_Code")

@@ -1,6 +1,6 @@
 """What the JVM tools (PMD, Checkstyle) share: the ``java`` command, its options, and the input
 files as those tools see them: the original, a copy with bare members wrapped in a class (default
-protocol, :mod:`codepeft.quality.wrapping`), or the study's wrapped copy (study protocol,
+protocol, :mod:`codepeft.wrapping`), or the study's wrapped copy (study protocol,
 :func:`study_wrap`)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from codepeft.errors import UserError
 from codepeft.quality.sources import SourceFile
-from codepeft.quality.wrapping import Wrapped, wrap_bare_members
 from codepeft.tasks import TASKS, get_task
+from codepeft.wrapping import Wrapped, wrap_bare_members
 
 JAVA_INSTALL = "apt-get install openjdk-17-jre-headless"
 # the tasks whose Java files the study wrapped for PMD and Checkstyle, each with its own wrapper script
@@ -22,7 +22,7 @@ STUDY_WRAPPERS = tuple(name for name, task in TASKS.items() if task.study_java_c
 # How each route is recorded in settings and provenance files.
 WRAPPING_ROUTES = {
     "none": "none: files analysed as they are",
-    "parser": "parser: bare members only, wrapped in one class (codepeft.quality.wrapping); findings on the two "
+    "parser": "parser: bare members only, wrapped in one class (codepeft.wrapping); findings on the two "
               "wrapper lines dropped",
     "study": "study: every file wrapped as the study's add_java_wrappers_cg.py / wrap_java_methods.py did "
              "(import java.util.*; the model's imports inside the class); findings on the wrapper kept",

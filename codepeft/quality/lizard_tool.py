@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from codepeft.languages import LANGUAGES
 from codepeft.quality.base import Analyser, FileResult, ToolFailure, run_command
 from codepeft.quality.dependencies import python_tool_version
 from codepeft.quality.sources import SourceFile, python_syntax_error
@@ -83,7 +84,7 @@ class LizardAnalyser(Analyser):
     """``lizard.csv``: Detection_Rate and summed cyclomatic complexity, lines of code and tokens."""
 
     name = "lizard"
-    languages = ("python", "java", "csharp")
+    languages = tuple(language.lizard for language in LANGUAGES.values())  # python, java, csharp
     columns = COLUMNS
 
     def __init__(self, per_file: bool = False, protocol: str = "default"):

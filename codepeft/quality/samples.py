@@ -14,7 +14,7 @@ from pathlib import Path
 
 from codepeft.errors import UserError
 from codepeft.io import file_stems, iter_jsonl, write_file_index, write_text
-from codepeft.quality.sources import LANGUAGE_EXTENSIONS
+from codepeft.languages import lookup
 
 
 def write_generation_files(jsonl: str | Path, output_dir: str | Path, language: str, sample: int = 0,
@@ -24,7 +24,7 @@ def write_generation_files(jsonl: str | Path, output_dir: str | Path, language: 
     Returns the code files' paths. Raises UserError for a malformed record, a task without that sample, a task
     given twice, or two ids that would share a file name.
     """
-    extension = LANGUAGE_EXTENSIONS[language]
+    extension = lookup(language).suffix
     codes: dict[str, str] = {}
     for number, record in iter_jsonl(jsonl):
         if limit is not None and len(codes) >= limit:

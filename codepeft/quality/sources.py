@@ -20,8 +20,7 @@ from pathlib import Path
 
 from codepeft.errors import UserError
 from codepeft.io import INDEX_FILE, file_stems, read_csv, require_dir
-
-LANGUAGE_EXTENSIONS = {"python": ".py", "java": ".java", "csharp": ".cs"}
+from codepeft.languages import lookup
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def python_syntax_error(text: str) -> str | None:
 def collect_sources(input_dir: str | Path, language: str) -> list[SourceFile]:
     """All ``*.<ext>`` files of ``language`` directly in ``input_dir``, sorted by id."""
     folder = require_dir(input_dir, "input folder (--input_dir)")
-    extension = LANGUAGE_EXTENSIONS[language]
+    extension = lookup(language).suffix
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == extension)
     if not paths:
         found = sorted({p.suffix for p in folder.iterdir() if p.is_file() and p.suffix})
@@ -111,9 +110,9 @@ def detect_language(input_dir: str | Path, candidates: tuple[str, ...]) -> str:
     """The one language among ``candidates`` whose files ``input_dir`` holds (error when none or several)."""
     folder = require_dir(input_dir, "input folder (--input_dir)")
     suffixes = {p.suffix for p in folder.iterdir() if p.is_file()}
-    present = [lang for lang in candidates if LANGUAGE_EXTENSIONS[lang] in suffixes]
+    present = [lang for lang in candidates if lookup(lang).suffix in suffixes]
     if len(present) != 1:
-        wanted = ", ".join(LANGUAGE_EXTENSIONS[lang] for lang in candidates)
+        wanted = ", ".join(lookup(lang).suffix for lang in candidates)
         what = "none" if not present else "several: " + ", ".join(present)
         raise UserError(f"{folder}: expected files of exactly one language ({wanted}), found {what}; "
                         "pass --language to choose")

@@ -37,6 +37,10 @@ a reply cut off inside its reasoning has no answer). Then:
   nothing but a ``main``/``Main`` method or only hold statements (example usage) are dropped; around
   unfenced code, leading and trailing lines (at most 15 each side) are dropped only when that makes the
   rest parse without any error, so broken code is returned whole, never cut.
+
+The module is over 400 lines because the reply cleaning and fence reading above are shared by the three
+answer kinds (Python, Java/C#, summaries), whose rules interlock (a Java reply's Python definitions count as
+an answer); a seam exists between the Python sanitizer and the tree-sitter rules if it grows further.
 """
 
 from __future__ import annotations
@@ -45,8 +49,8 @@ import ast
 import re
 from dataclasses import dataclass
 
-from codepeft.sourcecode import parser, syntax_errors
-from codepeft.wrapping import _TYPE_DECLARATIONS, wrap_bare_members
+from codepeft.languages import parser, syntax_errors
+from codepeft.wrapping import TYPE_DECLARATIONS, wrap_bare_members
 
 # ---- chat markup and reasoning -----------------------------------------------------------------
 # Special tokens; the SentencePiece ones (<s>, </s>) only at the very start or end, as code may hold "<s>".
@@ -476,7 +480,7 @@ def trim_prose(text: str, language: str) -> str:
 
 # Declarations that make a text Java or C# code, wherever tree-sitter finds them (also inside an error).
 _DECLARATIONS = {language: types | {"method_declaration", "constructor_declaration", "local_function_statement"}
-                 for language, types in _TYPE_DECLARATIONS.items()}
+                 for language, types in TYPE_DECLARATIONS.items()}
 # Fence tags of the languages read with tree-sitter (a block tagged with the other one is a translation's source).
 _TREE_SITTER_TAGS = {"java", "csharp", "cs", "c#", "c-sharp"}
 
@@ -508,7 +512,7 @@ def _looks_like_code(text: str, language: str) -> bool:
 
 
 def tree_sitter_answer(text: str, language: str, tags: tuple[str, ...]) -> str:
-    """The Java or C# code of a reply (``language`` ``java`` or ``csharp``; see the module docstring)."""
+    """The Java or C# code of a reply (``language`` ``java`` or ``cs``; see the module docstring)."""
     text = reply_text(text)
     blocks = fenced_blocks(text)
     if not blocks:

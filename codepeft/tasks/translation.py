@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from codepeft.errors import UserError
+from codepeft.languages import LANGUAGES
 from codepeft.metrics.measures import CODEBLEU, QUALITY_FAMILIES
 from codepeft.tasks.base import Sample, Task, example_id
 from codepeft.tasks.extraction import tree_sitter_answer
 
-LANGUAGE_NAMES = {"java": "Java", "cs": "C#"}
-FILE_EXTENSIONS = {"java": "java", "cs": "cs"}
 HUB_CODE_TO_CODE = "google/code_x_glue_cc_code_to_code_trans"
 CODE_LAYOUTS = ("lines", "as_is")
 _SYSTEM = ("You are an expert code translator. Translate code from the source language to the target language. "
@@ -42,7 +41,7 @@ def write_translation_files(records: list[dict[str, Any]], output_dir: str | Pat
     from codepeft.io import write_text
     from codepeft.wrapping import layout_one_line
 
-    extension = FILE_EXTENSIONS[direction_languages(direction)[1]]
+    extension = LANGUAGES[direction_languages(direction)[1]].extension
     folder = translation_files_dir(output_dir, direction)
     names = set()
     for record in records:
@@ -70,7 +69,7 @@ class TranslationTask(Task):
     }
     default_prompts = {
         f"{src}_to_{tgt}": {"system": _SYSTEM,
-                            "user": f"Translate from {LANGUAGE_NAMES[src]} to {LANGUAGE_NAMES[tgt]}:\n{{source}}",
+                            "user": f"Translate from {LANGUAGES[src].display} to {LANGUAGES[tgt].display}:\n{{source}}",
                             "assistant": "{target}"}
         for src, tgt in (("java", "cs"), ("cs", "java"))
     }
@@ -154,7 +153,7 @@ class TranslationTask(Task):
     def extract_answer(self, text: str, variant: str) -> str:
         """The target-language code in a reply (tree-sitter; see ``codepeft.tasks.extraction``)."""
         if direction_languages(self.check_variant(variant))[1] == "cs":
-            return tree_sitter_answer(text, "csharp", ("csharp", "cs", "c#", "c-sharp"))
+            return tree_sitter_answer(text, "cs", ("csharp", "cs", "c#", "c-sharp"))
         return tree_sitter_answer(text, "java", ("java",))
 
     # ---- planning (pipeline) ----

@@ -21,7 +21,7 @@ def task_scores(task_name: str, variant: str, predictions: list[str], references
     in the answers' language (``Task.code_language``) for code."""
     language = get_task(task_name).code_language(variant)
     if language is None:
-        from codepeft.metrics.text import bleu
+        from codepeft.metrics.ngram import bleu
 
         return "bleu", statistics.fmean(bleu(p, r) for p, r in zip(predictions, references))
     from codepeft.metrics.codebleu import score_pairs

@@ -8,7 +8,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from codepeft.cli import main_entry
-from codepeft.metrics.text import DEFAULT_BERTSCORE_MODEL, LANGUAGES, STUDY_BERTSCORE_MODEL, evaluate_summary_file
+from codepeft.metrics.embedding import DEFAULT_BERTSCORE_MODEL, STUDY_BERTSCORE_MODEL
+from codepeft.metrics.text import LANGUAGES, evaluate_summary_file
 from codepeft.provenance import add_protocol_argument
 
 
