@@ -35,7 +35,7 @@ def config_inputs(x: Experiment) -> list[ConfigInput]:
     """Every input file or folder the experiment config names (hub model ids and hub data are not files)."""
     found = [ConfigInput(f"models[{i}]", Path(model), True, _reader(("train", "infer")))
              for i, (entry, model) in enumerate(zip(x.raw["models"], x.models)) if is_local_model(str(entry))]
-    folder_tasks = [task for task in TASKS.values() if task.inference_input == "data_dir"]
+    folder_tasks = [task for task in TASKS.values() if task.inference_input == "test split"]
     # data_dir: training reads it, and the inference of a task reading a data folder when evaluation.<task> names none
     without_folder = [task.name for task in folder_tasks if not (x.evaluation.get(task.name) or {}).get("data_dir")]
     found += [ConfigInput("data_dir", Path(folder), True, _reader(("train",)) if not without_folder else

@@ -61,9 +61,12 @@ class Task:
     leak_check: LeakCheck | None = None  # examples whose reference is in their input are left out
 
     # inference (read by codepeft.inference)
-    inference_input: str = "file"  # "file": --input_file; "test split": the test split (hub or --data_dir)
+    # "file": an input file per variant (--input_file; the experiment's ``evaluation.<task>.<variant>``);
+    # "test split": the test split, from a data folder (--data_dir; ``evaluation.<task>.data_dir`` or else the
+    # experiment's ``data_dir``) or else the hub
+    inference_input: str = "file"
     inference_key: str = "id"  # the id field of the records an inference run writes
-    sampled: bool = False  # several samples per example (--num_samples)
+    sampled: bool = False  # several samples per example (--num_samples; the experiment's inference.num_samples)
     default_max_new_tokens: int = 512
 
     # ---- variants -------------------------------------------------------------------------
@@ -173,11 +176,8 @@ class Task:
     # repository root. The defaults fit a task whose inference reads one input file per variant and writes one
     # predictions JSONL.
     inference_script: str = ""  # the inference script without ``_<qlora|fft>.py``
-    inference_input: str = "file"  # "file": ``evaluation.<task>.<variant>`` names an input file per variant;
-    # "data_dir": a data folder, ``evaluation.<task>.data_dir`` or else the experiment's ``data_dir`` (else the hub)
     input_flag: str = "--input_file"  # the inference script's flag for that input file
     variant_records: bool = False  # the input file may hold several variants: the planner keeps this one's records
-    sampled: bool = False  # ``inference.num_samples`` applies (several answers per instance, for pass@k)
     predictions_folder: bool = False  # inference writes a folder: predictions.jsonl and ``<language>_files/``
     # with one code file per prediction (else one predictions JSONL, from which the planner extracts the code)
     evaluation_kind: str = ""  # the planner's evaluation jobs: "execution" (pass@k), "text" (text metrics and

@@ -113,7 +113,6 @@ class GenerationTask(Task):
     # ---- planning (pipeline) ----
     inference_script = "generation/codereval/infer_generation"
     variant_records = True  # a benchmark or CoderEval file may hold both languages
-    sampled = True
     evaluation_kind = "execution"
 
 

@@ -158,6 +158,5 @@ class TranslationTask(Task):
 
     # ---- planning (pipeline) ----
     inference_script = "translation/infer_translation"
-    inference_input = "data_dir"
     predictions_folder = True
     evaluation_kind = "codebleu"
