@@ -130,3 +130,15 @@ def test_a_long_module_says_why_in_its_docstring():
     unexplained = [str(path.relative_to(REPO)) for path in long
                    if "over 400 lines" not in (ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "").lower()]
     assert not unexplained, "split these or say why in their docstring: " + ", ".join(unexplained)
+
+
+def test_the_light_modules_import_no_deep_learning_library():
+    """Tasks, data, inference's command line, the planner and the training parser start without torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nimport codepeft.tasks, codepeft.data, codepeft.inference, codepeft.pipeline, "
+            "codepeft.training.arguments, codepeft.languages, codepeft.stats.study\n"
+            "print([m for m in ('torch', 'transformers', 'peft', 'trl', 'datasets') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
