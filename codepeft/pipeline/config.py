@@ -22,11 +22,14 @@ from pydantic_core import PydanticCustomError
 from codepeft.errors import UserError
 from codepeft.modeling import resolve_model_name, short_name
 from codepeft.provenance import PROTOCOLS
+from codepeft.quality.registry import TOOLS
 from codepeft.tasks import TASKS, get_task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("train", "infer", "evaluate", "analyze", "stats", "report")
-QUALITY_TOOLS = ("pylint", "flake8", "lizard", "pmd", "checkstyle", "csharp", "sonar")
+# the config's name of each quality tool -> its name in the quality registry ("sonar": the offline Sonar-like route)
+QUALITY_TOOL_NAMES = {"sonar" if name == "sonarlike" else name: name for name in TOOLS}
+QUALITY_TOOLS = tuple(QUALITY_TOOL_NAMES)
 BASE_METHODS = ("st-qlora", "st-fft", "mt-qlora", "mt-fft")
 _SUBSET = re.compile(r"^mt-(qlora|fft)-([a-z+]+)$")
 EXECUTORS = ("local", "codereval_docker")

@@ -5,7 +5,7 @@
     train/<run>[/<task>]/                      a trained model (single-task runs: one folder per task)
     inputs/<task>_<variant>.jsonl              inference inputs derived from the config
     predictions/<run>/<task>_<variant>.jsonl   one record per instance (translation: a folder, below)
-    predictions/<run>/translation_<variant>/   predictions.jsonl and the code files (<language>_files/)
+    predictions/<run>/translation_<variant>/   predictions.jsonl and the code files (``Task.code_files_dir``)
     code/<run>/<task>_<variant>/               one code file per prediction, for the quality tools
     executions/<run>/<task>_<variant>.jsonl    execution outcomes (pass@k)
     evaluation/<run>/...                       each measuring script's own outputs
@@ -69,11 +69,6 @@ def prediction(run: str, task: str, variant: str, root: str | Path = "", folder:
     if folder:
         return prediction_folder(run, task, variant, root) / "predictions.jsonl"
     return Path(root) / "predictions" / run / f"{task}_{variant}.jsonl"
-
-
-def prediction_code_dir(run: str, task: str, variant: str, language: str, root: str | Path = "") -> Path:
-    """The code files (``language``: python, java, cs) beside the predictions in a task's prediction folder."""
-    return prediction_folder(run, task, variant, root) / f"{language}_files"
 
 
 def code_dir(run: str, task: str, variant: str, root: str | Path = "") -> Path:

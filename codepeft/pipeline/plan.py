@@ -18,10 +18,18 @@ from typing import Any
 from codepeft.languages import LANGUAGES
 from codepeft.pipeline import layout
 from codepeft.pipeline.comparisons import comparison_configs
-from codepeft.pipeline.config import REPO_ROOT, Experiment, Method, repo_path
+from codepeft.pipeline.config import QUALITY_TOOL_NAMES, REPO_ROOT, Experiment, Method, repo_path
 from codepeft.provenance import provenance_path
+from codepeft.quality.registry import TOOLS
 from codepeft.tasks import Task, get_task
 
+QUALITY_SCRIPTS = (  # each quality script and the registry tools it runs, in the order the plan runs them
+    ("non_functional_analysis/analysis_pylint_flake8.py", ("pylint", "flake8")),
+    ("non_functional_analysis/analysis_PMD_checkstyle.py", ("pmd", "checkstyle")),
+    ("non_functional_analysis/csharp_analysis.py", ("csharp",)),
+    ("non_functional_analysis/lizard_analysis.py", ("lizard",)),
+    ("non_functional_analysis/sonar_analysis.py", ("sonarlike",)),  # route b: Sonar-like, offline
+)
 PYTHON = "python"  # replaced by the running interpreter locally; the job's environment provides it on SLURM
 
 
@@ -241,7 +249,7 @@ class Planner:
         predictions = self.predictions(run, task, variant)
         commands: list[list[str]] = []
         if task.predictions_folder:  # inference wrote the code files beside its predictions
-            code = layout.prediction_code_dir(run, task.name, variant, language, self.d)
+            code = task.code_files_dir(layout.prediction_folder(run, task.name, variant, self.d), variant)
         else:
             code = layout.code_dir(run, task.name, variant, self.d)
             commands.append([PYTHON, "generation/codereval/extract_code_from_jsonl.py", "--input", rel(predictions),
@@ -264,24 +272,23 @@ class Planner:
                          variant=variant))
 
     def quality_groups(self, language: str, tools: set[str]) -> list[tuple[list[str], list[str]]]:
-        """``(script + flags, per-instance CSVs it writes)`` for each quality script that applies to ``language``."""
+        """``(script + flags, per-instance CSVs it writes)`` for each quality script with a chosen tool that reads
+        ``language`` (the tools' languages: ``codepeft.quality.registry``)."""
+        tool_language = LANGUAGES[language].lizard  # the quality registry's name of the language
+        chosen = {QUALITY_TOOL_NAMES[name] for name in tools}
         groups: list[tuple[list[str], list[str]]] = []
-        lizard_language = LANGUAGES[language].lizard
-        if language == "python" and tools & {"pylint", "flake8"}:
-            chosen = sorted(tools & {"pylint", "flake8"})
-            groups.append((["non_functional_analysis/analysis_pylint_flake8.py", "--tools", ",".join(chosen)], chosen))
-        if language == "java" and tools & {"pmd", "checkstyle"}:
-            chosen = sorted(tools & {"pmd", "checkstyle"})
-            extra = ["--checkstyle_config", self.x.quality["checkstyle_config"]] \
-                if self.x.quality.get("checkstyle_config") else []
-            groups.append((["non_functional_analysis/analysis_PMD_checkstyle.py", "--tools", ",".join(chosen), *extra],
-                           chosen))
-        if language == "cs" and "csharp" in tools:
-            groups.append((["non_functional_analysis/csharp_analysis.py"], ["csharp"]))
-        if "lizard" in tools:
-            groups.append((["non_functional_analysis/lizard_analysis.py", "--language", lizard_language], ["lizard"]))
-        if "sonar" in tools and language != "cs":
-            groups.append((["non_functional_analysis/sonar_analysis.py"], ["sonarlike"]))  # route b: Sonar-like
+        for script, names in QUALITY_SCRIPTS:
+            run = sorted(name for name in names if name in chosen and tool_language in TOOLS[name].languages)
+            if not run:
+                continue
+            flags_: list[str] = []
+            if len(names) > 1:
+                flags_ += ["--tools", ",".join(run)]
+            if "checkstyle" in names and self.x.quality.get("checkstyle_config"):
+                flags_ += ["--checkstyle_config", self.x.quality["checkstyle_config"]]
+            if script.endswith("lizard_analysis.py"):
+                flags_ += ["--language", tool_language]
+            groups.append(([script, *flags_], run))
         return groups
 
     def statistics(self) -> None:

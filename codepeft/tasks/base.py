@@ -178,10 +178,15 @@ class Task:
     inference_script: str = ""  # the inference script without ``_<qlora|fft>.py``
     input_flag: str = "--input_file"  # the inference script's flag for that input file
     variant_records: bool = False  # the input file may hold several variants: the planner keeps this one's records
-    predictions_folder: bool = False  # inference writes a folder: predictions.jsonl and ``<language>_files/``
-    # with one code file per prediction (else one predictions JSONL, from which the planner extracts the code)
+    predictions_folder: bool = False  # inference writes a folder: predictions.jsonl and the code files
+    # (``code_files_dir``), one per prediction (else one predictions JSONL, from which the planner extracts the code)
     evaluation_kind: str = ""  # the planner's evaluation jobs: "execution" (pass@k), "text" (text metrics and
     # the LLM judge) or "codebleu"
+
+    @staticmethod
+    def code_files_dir(folder: str | Path, variant: str) -> Path:
+        """Where a task with ``predictions_folder`` writes its code files inside its output ``folder``."""
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------------------------

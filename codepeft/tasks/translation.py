@@ -30,11 +30,6 @@ def direction_languages(direction: str) -> tuple[str, str]:
     return source, target
 
 
-def translation_files_dir(output_dir: str | Path, direction: str) -> Path:
-    """The folder of the code files: ``<output_dir>/<target language>_files``."""
-    return Path(output_dir) / f"{direction_languages(direction)[1]}_files"
-
-
 def write_translation_files(records: list[dict[str, Any]], output_dir: str | Path, direction: str,
                             code_layout: str = "lines") -> Path:
     """One file per prediction, ``translation_<index>.<ext>``; files of earlier, larger runs are removed."""
@@ -42,7 +37,7 @@ def write_translation_files(records: list[dict[str, Any]], output_dir: str | Pat
     from codepeft.wrapping import layout_one_line
 
     extension = LANGUAGES[direction_languages(direction)[1]].extension
-    folder = translation_files_dir(output_dir, direction)
+    folder = TranslationTask.code_files_dir(output_dir, direction)
     names = set()
     for record in records:
         name = f"translation_{record['index']}.{extension}"
@@ -159,4 +154,9 @@ class TranslationTask(Task):
     # ---- planning (pipeline) ----
     inference_script = "translation/infer_translation"
     predictions_folder = True
+
+    @staticmethod
+    def code_files_dir(folder: str | Path, variant: str) -> Path:
+        """The code files inference writes in its output folder: ``<folder>/<target language>_files``."""
+        return Path(folder) / f"{direction_languages(variant)[1]}_files"
     evaluation_kind = "codebleu"
