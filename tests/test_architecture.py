@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 
 PACKAGE = REPO / "codepeft"
@@ -142,3 +143,22 @@ def test_the_light_modules_import_no_deep_learning_library():
             "print([m for m in ('torch', 'transformers', 'peft', 'trl', 'datasets') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_every_module_imports_first_in_a_fresh_interpreter():
+    """Each module imported before any other codepeft module (as a script does) loads: the graph above leaves
+    out the parent packages' ``__init__``, which Python runs first (``codepeft.stats.study`` -> ``pipeline.layout``
+    runs ``pipeline/__init__`` -> ``plan`` -> ``pipeline.comparisons`` -> ``stats.study`` again)."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, sys\nfailed = []\nfor name in sys.argv[1:]:\n"
+            "    for loaded in [m for m in sys.modules if m.split('.')[0] == 'codepeft']:\n"
+            "        del sys.modules[loaded]\n"
+            "    try:\n        importlib.import_module(name)\n"
+            "    except ImportError as error:\n        failed.append(f'{name}: {error}')\n"
+            "print('\\n'.join(failed))")
+    result = subprocess.run([sys.executable, "-c", code, *sorted(module_names())], cwd=REPO, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == ""

@@ -23,7 +23,6 @@ from codepeft.provenance import settings_key
 
 LANGUAGES = ("python", "java")
 FIELDS = ("task_id", "language", "prompt", "entry_point", "test")
-BUILTIN = ("humaneval",)
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,15 @@ the hub at run time and fails offline). Two protocols (:mod:`codepeft.provenance
 lists every difference with its measured size):
 
 - BLEU: sacrebleu sentence BLEU (13a tokenisation, exponential smoothing, effective order) / 100.
-  ``default``: each CJK character first made a word of its own (:func:`split_cjk`; Chinese and Japanese are
+  ``default``: each CJK character first made a word of its own (:func:`~codepeft.metrics.ngram.split_cjk`; Chinese and Japanese are
   written without spaces, so a whole sentence would be one 13a token and a near-identical one would score 0);
   ``study``: 13a alone, as the study's script.
 - chrF: sacrebleu sentence chrF (character 6-grams, beta 2) / 100.
-- ROUGE-1/2/L: rouge-score F1 with Porter stemming. ``default``: on Unicode words (:class:`UnicodeTokenizer`:
+- ROUGE-1/2/L: rouge-score F1 with Porter stemming. ``default``: on Unicode words (:class:`~codepeft.metrics.ngram.UnicodeTokenizer`:
   letters and digits of every script, one token per CJK character); ``study``: rouge-score's own tokenizer,
   which drops every character outside a-z and 0-9 (an identical Chinese summary scores 0).
 - METEOR: nltk with WordNet 3.0 synonyms (:mod:`codepeft.metrics.wordnet`). ``default``: on nltk's
-  Treebank-style words, one word per CJK character (:func:`split_cjk`); ``study``: on ``str.split()`` words, as the study's script. Without WordNet the
+  Treebank-style words, one word per CJK character (:func:`~codepeft.metrics.ngram.split_cjk`); ``study``: on ``str.split()`` words, as the study's script. Without WordNet the
   column is left empty, never scored without it.
 - BERTScore F1: bert-score with exactly the model given (default ``roberta-large`` at bert-score's layer 17;
   ``study``: ``bert-base-uncased`` at layer 12, the study's call). A model that cannot be loaded leaves the

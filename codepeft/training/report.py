@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 import resource
 import subprocess
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from codepeft import provenance
 from codepeft.io import read_json, write_csv
 
 RUN_CONFIG = "run_config.json"
@@ -17,13 +17,9 @@ PACKAGES = ("torch", "transformers", "trl", "peft", "bitsandbytes", "accelerate"
 
 
 def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    """Python's version and each of :data:`PACKAGES`' (``"not installed"`` when absent), for run_config.json."""
+    installed = provenance.package_versions(*PACKAGES)
+    return {"python": platform.python_version(), **{name: installed[name] or "not installed" for name in PACKAGES}}
 
 
 def git_commit() -> str | None:

@@ -7,11 +7,12 @@ of the study, which follow Crupi et al.'s LLM-as-judge study of code summaries).
 from __future__ import annotations
 
 from codepeft.errors import UserError
+from codepeft.languages import LANGUAGES
 from codepeft.provenance import check_protocol
 from codepeft.sourcecode import strip_python_docstring
 
 CRITERIA = ("CA", "Conciseness", "Fluency")  # CSV column names
-LANGUAGE_NAMES = {"java": "Java", "python": "Python"}
+LANGUAGE_NAMES = {name: LANGUAGES[name].display for name in ("java", "python")}  # the languages judged, as shown
 
 PROMPT = """You will be given a {language} function ("Function") and a natural-language summary of it ("Comment"). \
 The Comment was written to document the functionality implemented in the Function. Rate the Comment on each of \
