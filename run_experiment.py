@@ -12,7 +12,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from codepeft.cli import main_entry, parse_list
-from codepeft.pipeline import STAGES, run_experiment
+from codepeft.pipeline.config import STAGES
+from codepeft.pipeline.experiment import run_experiment
 
 
 def main() -> int:

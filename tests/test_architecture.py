@@ -2,9 +2,10 @@
 
 Every ``import``/``from ... import`` statement anywhere in a module (top level, inside functions, under
 ``if TYPE_CHECKING:``) is an edge to the codepeft module it names: ``from codepeft.a import b`` names the
-module ``codepeft.a.b`` when there is one, else ``codepeft.a``. As in import-linter, importing a submodule
-is not counted as importing its parent package (whose ``__init__`` runs first). Read from the source with
-:mod:`ast`, nothing is imported, so the test takes well under a second.
+module ``codepeft.a.b`` when there is one, else ``codepeft.a``. Importing a submodule from outside its package
+also runs the package's ``__init__`` first, so that is an edge to the package too; a module importing a sibling
+inside its own package is not (the package is already being set up). Read from the source with :mod:`ast`,
+nothing is imported, so the test takes well under a second.
 """
 
 from __future__ import annotations
@@ -47,7 +48,17 @@ def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str
                 target = target.rpartition(".")[0]
             if target and target != name:
                 found.add(target)
+                found.update(entered_packages(name, target, modules))
     return found
+
+
+def entered_packages(name: str, target: str, modules: dict[str, Path]) -> set[str]:
+    """The packages whose ``__init__`` Python runs first when ``name`` imports ``target`` from outside them
+    (``codepeft.stats.study`` importing ``codepeft.pipeline.layout`` runs ``codepeft/pipeline/__init__``)."""
+    parts = target.split(".")
+    packages = {".".join(parts[:i]) for i in range(2, len(parts))}
+    return {package for package in packages if package in modules and package != name
+            and not name.startswith(package + ".")}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

@@ -7,8 +7,8 @@ import yaml
 from conftest import REPO, run_script
 
 from codepeft.errors import UserError
-from codepeft.pipeline import check_stage_inputs
 from codepeft.pipeline.config import load_experiment
+from codepeft.pipeline.experiment import check_stage_inputs
 from codepeft.pipeline.inputs import check_config_inputs
 from codepeft.pipeline.plan import build_plan
 from codepeft.pipeline.slurm import write_slurm

@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from codepeft.pipeline import layout
-
-# the module, not its function: stats.study imports pipeline.layout, whose package runs this module; importing
-# the name would fail whenever codepeft.stats.study is imported first (statistical_tests/make_study_configs.py)
-from codepeft.stats import study
+from codepeft.stats.study import results_config
 from codepeft.tasks import get_task
 
 if TYPE_CHECKING:
@@ -49,7 +46,7 @@ def comparison_configs(experiment: Experiment, produced: Collection[Path]) -> di
                     if not available:
                         continue
                     name = f"{name_a}_vs_{name_b}__{task}_{variant}_{kind}"
-                    config = study.results_config(
+                    config = results_config(
                         f"{experiment.name}: {task} {variant}, {name_a} vs {name_b}, {description}",
                         (name_a, name_b), pairs, task, variant, available, test=test, root="../..",
                         correction=experiment.stats.get("correction", "holm"),
