@@ -27,9 +27,8 @@ from typing import Any
 from codepeft.decoding import BACKENDS, Decoder, DecodingSettings, Generation, make_decoder
 from codepeft.errors import UserError
 from codepeft.io import Progress, ResumableJsonl, require_dir
+from codepeft.modeling import METHODS
 from codepeft.tasks import get_task, run_prompts
-
-KINDS = ("qlora", "fft")
 
 
 # ---- the model --------------------------------------------------------------------------------------------
@@ -45,8 +44,8 @@ class ModelSpec:
 
     def check(self) -> ModelSpec:
         """Return self, or raise a UserError (before anything is loaded or written)."""
-        if self.kind not in KINDS:
-            raise UserError(f"unknown model kind {self.kind!r}; valid: {', '.join(KINDS)}")
+        if self.kind not in METHODS:
+            raise UserError(f"unknown model kind {self.kind!r}; valid: {', '.join(METHODS)}")
         if self.backend not in BACKENDS:
             raise UserError(f"--backend {self.backend}: valid: {', '.join(BACKENDS)}")
         folder = require_dir(self.path, "--model_path folder")

@@ -24,6 +24,7 @@ from codepeft.errors import UserError
 
 log = logging.getLogger(__name__)
 
+METHODS = ("qlora", "fft")  # how a model is fine-tuned, and so loaded: a LoRA adapter on a 4-bit base, or whole
 QWEN_MODELS = {
     "qwen2.5-coder-0.5b": "Qwen/Qwen2.5-Coder-0.5B-Instruct",
     "qwen2.5-coder-1.5b": "Qwen/Qwen2.5-Coder-1.5B-Instruct",

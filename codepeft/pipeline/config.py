@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from codepeft.errors import UserError
 from codepeft.modeling import resolve_model_name, short_name
+from codepeft.pipeline import layout
 from codepeft.provenance import PROTOCOLS
 from codepeft.quality.registry import TOOLS
 from codepeft.tasks import TASKS, get_task
@@ -93,7 +94,7 @@ class Experiment:
         return [(model, method) for model in self.models for method in self.methods]
 
     def run_name(self, model: str, method: Method) -> str:
-        return f"{short_name(model)}_{method.name}"
+        return layout.run_name(short_name(model), method.name)
 
     def method_tasks(self, method: Method) -> list[str]:
         return list(method.tasks or self.tasks)

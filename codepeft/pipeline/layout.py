@@ -17,7 +17,7 @@
     summary.csv, summary_wide.csv, plots/, REPORT.md
     logs/<job>.log (here), logs/<job>.<id>.out (SLURM); .stamps/<job>.json; slurm/<job>.sbatch, slurm/submit.sh
 
-``<run>`` is ``<model>_<method>`` (``Experiment.run_name``). Paths are relative to the experiment folder
+``<run>`` is ``<model>_<method>`` (``run_name``). Paths are relative to the experiment folder
 unless a ``root`` is given.
 """
 
@@ -37,6 +37,11 @@ REPORT = "REPORT.md"
 LOGS = "logs"  # one log per job
 STAMPS = ".stamps"  # the runner's record of what each done job ran on (codepeft.pipeline.runner)
 SLURM = "slurm"  # batch scripts and submit.sh
+
+
+def run_name(model: str, method: str) -> str:
+    """A results tree's ``<run>``: ``<model short name>_<method name>`` (``qwen2.5-coder-1.5b_mt-qlora``)."""
+    return f"{model}_{method}"
 
 
 def per_instance(source: str, task: str, variant: str, run: str, root: str | Path = "") -> Path:

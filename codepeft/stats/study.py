@@ -16,18 +16,21 @@ from typing import Any
 
 from codepeft.io import write_text
 from codepeft.metrics.measures import Measure
+from codepeft.modeling import QWEN_MODELS
 from codepeft.pipeline.layout import per_instance
+from codepeft.pipeline.layout import run_name as layout_run_name
 from codepeft.provenance import check_protocol
 from codepeft.tasks import get_task
 
 STUDY_TASKS = ("generation", "summarization", "translation")
-MODEL_SIZES = ("0.5b", "1.5b", "3b")
+_MODELS = {name.rpartition("-")[2]: name for name in QWEN_MODELS}  # size -> the study's model, short name
+MODEL_SIZES = tuple(_MODELS)  # 0.5b, 1.5b, 3b
 _LANGUAGE_NAMES = {"python": "Python", "java": "Java", "java_to_cs": "Java to C#", "cs_to_java": "C# to Java"}
 
 
 def run_name(size: str, method: str) -> str:
-    """The results layout's ``<run>``: ``qwen2.5-coder-<size>_<method>``."""
-    return f"qwen2.5-coder-{size}_{method}"
+    """The results layout's ``<run>`` of the study's model of ``size``: ``qwen2.5-coder-<size>_<method>``."""
+    return layout_run_name(_MODELS[size], method)
 
 
 def results_config(title: str, labels: tuple[str, str], run_pairs: Mapping[str, tuple[str, str]], task: str,

@@ -16,10 +16,9 @@ from codepeft.cli import parse_list
 from codepeft.data.mixing import STRATEGIES
 from codepeft.data.sampling import check_sample_size
 from codepeft.errors import UserError
-from codepeft.modeling import DEFAULT_BASE_MODEL, TRAINABLE_DTYPES, resolve_model_name, short_name
+from codepeft.modeling import DEFAULT_BASE_MODEL, METHODS, TRAINABLE_DTYPES, resolve_model_name, short_name
 from codepeft.tasks import TASK_NAMES, get_task
 
-METHODS = ("qlora", "fft")
 MULTITASK = "multitask"  # the scope of the scripts that train several tasks together
 SCOPES = (*TASK_NAMES, MULTITASK)
 STUDY, MORE = "the study's flags", "more control"  # the two groups of the scripts' --help
