@@ -18,7 +18,7 @@ from codepeft.wrapping import Wrapped, wrap_bare_members
 
 JAVA_INSTALL = "apt-get install openjdk-17-jre-headless"
 # the tasks whose Java files the study wrapped for PMD and Checkstyle, each with its own wrapper script
-STUDY_WRAPPERS = tuple(name for name, task in TASKS.items() if task.study_java_class("x") is not None)
+STUDY_WRAPPERS = tuple(name for name, task in TASKS.items() if task.study_java_wrapper)
 # How each route is recorded in settings and provenance files.
 WRAPPING_ROUTES = {
     "none": "none: files analysed as they are",

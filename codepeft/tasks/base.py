@@ -137,10 +137,12 @@ class Task:
         """
         raise NotImplementedError(f"task {self.name} is scored by its measuring scripts, not in-process")
 
-    def study_java_class(self, stem: str) -> str | None:
-        """The class the study's Java wrapper script declared around this task's file ``<stem>.java`` for its
-        quality analysis (``--protocol study``); None when the study wrapped no files of this task."""
-        return None
+    study_java_wrapper: str | None = None  # the study's script that wrapped this task's Java files in a class
+
+    def study_java_class(self, stem: str) -> str:
+        """The class ``study_java_wrapper`` declared around this task's file ``<stem>.java`` for its quality
+        analysis (``--protocol study``)."""
+        raise NotImplementedError(f"the study wrapped no Java files of task {self.name}")
 
     # ---- examples -------------------------------------------------------------------------
     def from_raw(self, raw: dict[str, Any], variant: str) -> dict[str, Any]:

@@ -70,6 +70,8 @@ class GenerationTask(Task):
                          options: dict[str, Any]) -> None:
         print(f"{len(records)} tasks x {num_samples} samples written to {Path(output)}")
 
+    study_java_wrapper = "add_java_wrappers_cg.py"
+
     def study_java_class(self, stem: str) -> str:
         """``Generated_<id>``, as the study's ``add_java_wrappers_cg.py`` named it."""
         return f"Generated_{stem}"

@@ -128,6 +128,8 @@ class TranslationTask(Task):
             print(f"CodeBLEU ({variant}): {scores['codebleu']} (codebleu_{variant}.csv and results_{variant}.json "
                   f"in {output})")
 
+    study_java_wrapper = "wrap_java_methods.py"
+
     def study_java_class(self, stem: str) -> str:
         """The file's stem with ``translation_`` replaced by ``Translation``, as the study's
         ``wrap_java_methods.py`` named it."""
