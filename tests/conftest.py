@@ -13,10 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def reference_file(*parts: str) -> Path:
-    """A path under $CODEPEFT_REFERENCE_DATA: skip when the variable is unset, fail when the file is missing."""
+    """A path under $CODEPEFT_REFERENCE_DATA: skip when the variable is unset (fail under CI, which sets it),
+    fail when the file is missing."""
     root = os.environ.get("CODEPEFT_REFERENCE_DATA")
-    if not root:
-        pytest.skip("CODEPEFT_REFERENCE_DATA is unset (CI sets it to ../shared/reference-data)")
+    require(bool(root), "CODEPEFT_REFERENCE_DATA is unset (CI sets it to ../shared/reference-data)")
     path = Path(root, *parts)
     if not path.exists():
         pytest.fail(f"CODEPEFT_REFERENCE_DATA is set but {path} is missing")
