@@ -28,7 +28,7 @@ from codepeft.decoding import BACKENDS, Decoder, DecodingSettings, Generation, m
 from codepeft.errors import UserError
 from codepeft.io import Progress, ResumableJsonl, require_dir
 from codepeft.modeling import METHODS
-from codepeft.tasks import get_task, run_prompts
+from codepeft.tasks import Task, get_task, run_prompts
 
 
 # ---- the model --------------------------------------------------------------------------------------------
@@ -127,10 +127,11 @@ def load_decoder(spec: ModelSpec, settings: DecodingSettings) -> Decoder:
 MakeRecord = Callable[[int, list[Generation]], dict[str, Any]]  # (input position, samples) -> output record
 
 
-def decode_examples(task_name: str, variant: str, examples: list[dict[str, Any]], spec: ModelSpec,
-                    settings: DecodingSettings, output: Path, key: str, make_record: MakeRecord,
+def decode_examples(task: Task, variant: str, examples: list[dict[str, Any]], spec: ModelSpec,
+                    settings: DecodingSettings, output: Path, make_record: MakeRecord,
                     decoder: Any = None, restart: bool = False) -> list[dict[str, Any]]:
-    """Decode every example not already in ``output``'s partial file; return all records in input order.
+    """Decode every example not already in ``output``'s partial file; return all records (keyed by the task's
+    ``inference_key``) in input order.
 
     Records are reused only when the model's files, the decoding settings and the example are those that
     produced them (``ResumableJsonl``); ``restart`` drops a partial file instead of resuming it.
@@ -139,11 +140,10 @@ def decode_examples(task_name: str, variant: str, examples: list[dict[str, Any]]
     from codepeft.chat import inference_prompt
     from codepeft.provenance import settings_key
 
-    task = get_task(task_name)
     fingerprint = {"task": task.name, "variant": variant, **spec.fingerprint(), **settings.fingerprint()}
     inputs = {str(example["id"]): settings_key(example) for example in examples}
     ids = [str(example["id"]) for example in examples]
-    with ResumableJsonl(output, key, ids, fingerprint, inputs, restart) as writer:
+    with ResumableJsonl(output, task.inference_key, ids, fingerprint, inputs, restart) as writer:
         pending = writer.pending()
         if writer.reused:
             print(f"up to date: {output} holds all {len(examples)} records, made by the same model files and "
@@ -199,8 +199,7 @@ def run_inference(task: str, variant: str, spec: ModelSpec, settings: DecodingSe
         raw, example = pairs[position]
         return task_.inference_record(position, raw, example, variant, samples)
 
-    records = decode_examples(task_.name, variant, examples, spec, settings, output_file, task_.inference_key,
-                              record, decoder, restart)
+    records = decode_examples(task_, variant, examples, spec, settings, output_file, record, decoder, restart)
     task_.finish_inference(records, output, variant, settings.num_samples, options)
     return records
 

@@ -44,8 +44,9 @@ def leave_out_leaks(task: Task, variant: str, split: str, examples: Iterable[Any
     are recorded under ``<task>/<variant>/<split>`` for :func:`left_out_counts`.
     """
     items = list(examples)
-    kept = [item for item in items if not reference_in_input(task, get_example(item))]
-    left = [get_example(item)["id"] for item in items if reference_in_input(task, get_example(item))]
+    leaks = [reference_in_input(task, get_example(item)) for item in items]
+    kept = [item for item, leak in zip(items, leaks) if not leak]
+    left = [get_example(item)["id"] for item, leak in zip(items, leaks) if leak]
     if task.leak_check is not None:
         _LEFT_OUT[f"{task.name}/{variant}/{split}"] = {"examples": len(items), "left_out": len(left)}
     if left:

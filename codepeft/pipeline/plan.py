@@ -286,7 +286,7 @@ class Planner:
                 flags_ += ["--tools", ",".join(run)]
             if "checkstyle" in names and self.x.quality.get("checkstyle_config"):
                 flags_ += ["--checkstyle_config", self.x.quality["checkstyle_config"]]
-            if script.endswith("lizard_analysis.py"):
+            if "lizard" in names:
                 flags_ += ["--language", tool_language]
             groups.append(([script, *flags_], run))
         return groups

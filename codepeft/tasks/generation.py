@@ -30,10 +30,9 @@ class GenerationTask(Task):
     variants = ("python", "java")
     reference_field = "code"
     measures = {  # variant -> kind -> (test, description, measures): the study's comparisons
-        "python": {"quality": ("wilcoxon", "code quality", QUALITY_FAMILIES["python"]),
-                   "passk": ("mcnemar", "pass@1", PASSK)},
-        "java": {"quality": ("wilcoxon", "code quality", QUALITY_FAMILIES["java"]),
-                 "passk": ("mcnemar", "pass@1", PASSK)},
+        language: {"quality": ("wilcoxon", "code quality", QUALITY_FAMILIES[language]),
+                   "passk": ("mcnemar", "pass@1", PASSK)}
+        for language in ("python", "java")
     }
     default_prompts = {
         "python": {"system": _SYSTEM.format(lang="Python"),

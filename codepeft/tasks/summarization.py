@@ -28,14 +28,13 @@ def summary_csv_path(output_file: str | Path) -> Path:
     return output.with_suffix(".csv") if output.suffix == ".jsonl" else output.with_name(output.name + ".csv")
 
 
-
 class SummarizationTask(Task):
     name = "summarization"
     variants = ("python", "java")
     reference_field = "summary"
     measures = {  # variant -> kind -> (test, description, measures): the study's comparisons (SIDE is not one)
-        "python": {"text": ("wilcoxon", "summary metrics", TEXT_METRICS), "judge": ("wilcoxon", "LLM judge", JUDGE)},
-        "java": {"text": ("wilcoxon", "summary metrics", TEXT_METRICS), "judge": ("wilcoxon", "LLM judge", JUDGE)},
+        language: {"text": ("wilcoxon", "summary metrics", TEXT_METRICS), "judge": ("wilcoxon", "LLM judge", JUDGE)}
+        for language in ("python", "java")
     }
     default_prompts = {
         lang.lower(): {"system": _SYSTEM.format(lang=lang), "user": f"Summarize this {lang} code:\n{{code}}",

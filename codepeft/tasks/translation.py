@@ -57,10 +57,9 @@ class TranslationTask(Task):
     study_batch = (4, 8)
     reference_field = "target"
     measures = {  # variant -> kind -> (test, description, measures): quality follows the target language
-        "java_to_cs": {"codebleu": ("wilcoxon", "CodeBLEU", CODEBLEU),
-                       "quality": ("wilcoxon", "code quality", QUALITY_FAMILIES["cs"])},
-        "cs_to_java": {"codebleu": ("wilcoxon", "CodeBLEU", CODEBLEU),
-                       "quality": ("wilcoxon", "code quality", QUALITY_FAMILIES["java"])},
+        f"{src}_to_{tgt}": {"codebleu": ("wilcoxon", "CodeBLEU", CODEBLEU),
+                            "quality": ("wilcoxon", "code quality", QUALITY_FAMILIES[tgt])}
+        for src, tgt in (("java", "cs"), ("cs", "java"))
     }
     default_prompts = {
         f"{src}_to_{tgt}": {"system": _SYSTEM,
@@ -149,16 +148,16 @@ class TranslationTask(Task):
 
     def extract_answer(self, text: str, variant: str) -> str:
         """The target-language code in a reply (tree-sitter; see ``codepeft.tasks.extraction``)."""
-        if direction_languages(self.check_variant(variant))[1] == "cs":
+        if self.code_language(variant) == "cs":
             return tree_sitter_answer(text, "cs", ("csharp", "cs", "c#", "c-sharp"))
         return tree_sitter_answer(text, "java", ("java",))
 
     # ---- planning (pipeline) ----
     inference_script = "translation/infer_translation"
     predictions_folder = True
+    evaluation_kind = "codebleu"
 
     @staticmethod
     def code_files_dir(folder: str | Path, variant: str) -> Path:
         """The code files inference writes in its output folder: ``<folder>/<target language>_files``."""
         return Path(folder) / f"{direction_languages(variant)[1]}_files"
-    evaluation_kind = "codebleu"
